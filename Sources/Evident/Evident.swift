@@ -1,0 +1,7 @@
+// The umbrella module: `import Evident` brings in the whole library.
+@_exported import EvidentIR
+@_exported import EvidentONNX
+@_exported import EvidentNNet
+@_exported import EvidentVNNLib
+@_exported import EvidentEval
+@_exported import EvidentLP

@@ -1,0 +1,1 @@
+print("evident: in progress")

@@ -1,0 +1,1 @@
+// GLPK wrapper (in progress)

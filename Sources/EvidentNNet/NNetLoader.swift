@@ -1,0 +1,1 @@
+// .nnet loader (in progress)

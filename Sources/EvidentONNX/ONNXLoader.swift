@@ -1,0 +1,1 @@
+// ONNX loader: see ONNXLoader.swift (in progress)

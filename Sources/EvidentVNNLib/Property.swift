@@ -1,0 +1,1 @@
+// VNN-LIB parser (in progress)
