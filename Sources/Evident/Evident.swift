@@ -5,3 +5,4 @@
 @_exported import EvidentVNNLib
 @_exported import EvidentEval
 @_exported import EvidentLP
+@_exported import EvidentBounds

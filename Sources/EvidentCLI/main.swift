@@ -1,1 +1,44 @@
-print("evident: in progress")
+import ArgumentParser
+import Evident
+import Foundation
+
+/// `evident`: the command-line front of the library. It parses arguments, calls the
+/// library and prints; all logic lives in the `Evident` modules.
+struct EvidentCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evident",
+        abstract: "Formal verification of neural networks (ONNX, .nnet) against VNN-LIB properties.",
+        discussion: """
+        Every number Evident prints about a network is computed in Float64 from the weights \
+        stored in the file. Run `evident help SUBCOMMAND` for details of each command.
+        """,
+        subcommands: [Info.self, Eval.self, Bounds.self])
+}
+
+/// Options shared by every subcommand.
+struct OutputOptions: ParsableArguments {
+    @Flag(help: "Print machine-readable JSON instead of text.")
+    var json = false
+}
+
+/// Runs `body`, turning any error into a one-line message on stderr and exit code 2.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        let message = (error as? LocalizedError)?.errorDescription ?? String(describing: error)
+        FileHandle.standardError.write(Data("error: \(message.replacingOccurrences(of: "\n", with: " "))\n".utf8))
+        throw ExitCode(2)
+    }
+}
+
+/// Prints `value` as pretty, key-sorted JSON.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+EvidentCommand.main()

@@ -20,7 +20,7 @@ public struct Graph: Sendable {
     public struct Node: Sendable, Equatable {
         /// The node's name in the source file (or a generated one).
         public var name: String
-        public var operation: Operation
+        public var operation: GraphOperation
         public var inputs: [ValueID]
         public var output: ValueID
     }
@@ -54,7 +54,7 @@ public struct Graph: Sendable {
         nodes.filter { $0.operation == .relu }.reduce(0) { $0 + values[$1.output].count }
     }
 
-    /// Operation name -> number of nodes, on this (possibly normalised) graph.
+    /// GraphOperation name -> number of nodes, on this (possibly normalised) graph.
     public var operationCounts: [String: Int] {
         nodes.reduce(into: [:]) { $0[$1.operation.name, default: 0] += 1 }
     }
@@ -98,7 +98,7 @@ public struct GraphBuilder {
     /// Appends a node and returns its output value.
     /// - Throws: ``IRError/shapeMismatch(node:operation:detail:)`` when the operands do not fit.
     @discardableResult
-    public mutating func add(_ operation: Operation, inputs: [ValueID], name: String, outputName: String? = nil) throws -> ValueID {
+    public mutating func add(_ operation: GraphOperation, inputs: [ValueID], name: String, outputName: String? = nil) throws -> ValueID {
         for v in inputs where v < 0 || v >= values.count {
             throw IRError.malformed("node '\(name)' uses an undefined value \(v)")
         }
@@ -117,7 +117,7 @@ public struct GraphBuilder {
 }
 
 /// Output shape of `operation` applied to operands of the given shapes.
-public func inferShape(_ operation: Operation, inputs: [[Int]], node: String) throws -> [Int] {
+public func inferShape(_ operation: GraphOperation, inputs: [[Int]], node: String) throws -> [Int] {
     func fail(_ detail: String) -> IRError {
         .shapeMismatch(node: node, operation: operation.name, detail: detail)
     }

@@ -33,9 +33,12 @@ public struct Tensor: Equatable, Sendable {
     }
 }
 
-extension Array where Element == Int {
+extension Collection where Element == Int {
     /// Product of the dimensions (1 for a scalar shape `[]`).
     public var elementCount: Int { reduce(1, *) }
+}
+
+extension Array where Element == Int {
 
     /// Row-major strides of a shape.
     public var rowMajorStrides: [Int] {

@@ -69,7 +69,7 @@ public struct Linear: Equatable, Sendable {
 /// The operations of the IR. Every operation has one output; operands are values
 /// of the graph (activations). Constants are held inside the operation, already
 /// broadcast to the shape they act on, so no operation needs broadcasting rules.
-public enum Operation: Equatable, Sendable {
+public enum GraphOperation: Equatable, Sendable {
     /// 2-D convolution (NCHW).
     case convolution(Convolution)
     /// Affine map on the last axis.

@@ -1,0 +1,61 @@
+import Foundation
+import EvidentIR
+import EvidentVNNLib
+import EvidentBounds
+
+/// Certified margins of a property's unsafe clauses, as `evident bounds` reports them.
+public struct MarginReport: Sendable {
+    /// The method used.
+    public var method: BoundMethod
+    /// Seconds spent computing bounds (loading excluded).
+    public var seconds: Double
+    /// One margin per output clause, region by region, in file order. A margin is a lower
+    /// bound of the distance of the outputs from the clause's unsafe set: for a constraint
+    /// `Σ c_j Y_j ≤ d` it is a lower bound of `Σ c_j Y_j − d`; for a conjunction, the
+    /// largest of its constraints' margins. A clause is refuted when its margin is `> 0`.
+    public var margins: [Double]
+    /// The smallest margin (the property holds on every region when it is `> 0`).
+    public var minMargin: Double { margins.min() ?? .infinity }
+    /// Pre-activation and other intermediate bounds, per region.
+    public var intermediate: [[IntervalBounds?]]
+}
+
+/// Computes the margin of every output clause of `property` over its input regions.
+///
+/// Each region's constraints become the rows of one linear specification, bounded with
+/// `options` over that region's box. A region without clauses contributes no margin.
+public func propertyMargins(network: Network, property: Property, options: BoundOptions = BoundOptions(),
+                            propagator: BoundPropagator? = nil) -> MarginReport {
+    let propagator = propagator ?? BoundPropagator(graph: network.graph)
+    let outputs = network.graph.outputShape.elementCount
+    let start = DispatchTime.now().uptimeNanoseconds
+    var margins = [Double]()
+    var intermediate = [[IntervalBounds?]]()
+    for region in property.regions where !region.clauses.isEmpty {
+        var coefficients = [Double]()
+        var bounds = [Double]()
+        for clause in region.clauses {
+            for constraint in clause.constraints {
+                var row = [Double](repeating: 0, count: outputs)
+                for term in constraint.terms { row[term.output] += term.coefficient }
+                coefficients += row
+                bounds.append(constraint.bound)
+            }
+        }
+        guard !bounds.isEmpty else { continue }
+        let spec = LinearSpecification(rows: bounds.count, coefficients: coefficients)
+        let result = propagator.bounds(of: spec, lower: region.lower, upper: region.upper, batch: 1, options: options)
+        intermediate.append(result.intermediate)
+        var row = 0
+        for clause in region.clauses {
+            var margin = -Double.infinity
+            for _ in clause.constraints {
+                margin = max(margin, result.lower[row] - bounds[row])
+                row += 1
+            }
+            margins.append(margin)
+        }
+    }
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    return MarginReport(method: options.method, seconds: seconds, margins: margins, intermediate: intermediate)
+}

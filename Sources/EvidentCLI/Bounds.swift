@@ -1,0 +1,95 @@
+import ArgumentParser
+import Evident
+import Foundation
+
+extension BoundMethod: ExpressibleByArgument {}
+
+struct Bounds: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Certified margins of a property's unsafe clauses (IBP, CROWN, alpha-CROWN).",
+        discussion: """
+        For each input region and each output clause of the property, prints a margin: a \
+        lower bound of the distance of the network's outputs from that unsafe clause (for a \
+        clause Y_a >= Y_b, a lower bound of Y_b - Y_a; for a conjunction, the largest of its \
+        constraints' margins). A clause is refuted when its margin is > 0.
+        Bounds are computed in Float64 with round-to-nearest: they are sound for the real-valued \
+        network up to floating-point rounding of the computation; certificates (evident verify) \
+        give the rounding-sound statement.
+        With --intermediate, also prints the bounds of every pre-activation (ReLU input) value.
+        JSON keys: method, seconds (bound computation only), margins (file order), minMargin, \
+        and with --intermediate, intermediate (per region, a list of {name, shape, lower, upper}).
+        """)
+
+    @Argument(help: "The network (.onnx or .nnet).")
+    var model: String
+
+    @Argument(help: "The property (.vnnlib).")
+    var property: String
+
+    @Option(help: "Bound method: ibp, crown or alpha-crown.")
+    var method: BoundMethod = .crown
+
+    @Option(help: "alpha-CROWN: number of optimisation steps.")
+    var iterations: Int = 20
+
+    @Option(name: .customLong("lr"), help: "alpha-CROWN: Adam learning rate.")
+    var learningRate: Double = 0.1
+
+    @Flag(help: "Also print the bounds of every pre-activation (ReLU input) value.")
+    var intermediate = false
+
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard iterations >= 0 else { throw ValidationError("--iterations must be >= 0") }
+        guard learningRate > 0 else { throw ValidationError("--lr must be > 0") }
+    }
+
+    struct LayerBounds: Encodable {
+        var name: String
+        var shape: [Int]
+        var lower: [Double]
+        var upper: [Double]
+    }
+
+    struct Result: Encodable {
+        var method: String
+        var seconds: Double
+        var margins: [Double]
+        var minMargin: Double
+        var intermediate: [[LayerBounds]]?
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let network = try loadNetwork(path: model)
+            let spec = try loadProperty(path: property, for: network)
+            let options = BoundOptions(method: method, iterations: iterations, learningRate: learningRate)
+            let report = propertyMargins(network: network, property: spec, options: options)
+            let graph = network.graph
+            let layers: [[LayerBounds]]? = intermediate ? report.intermediate.map { bounds in
+                graph.nodes.compactMap { node -> LayerBounds? in
+                    guard !node.operation.isAffine, let b = bounds[node.inputs[0]] else { return nil }
+                    let value = graph.values[node.inputs[0]]
+                    return LayerBounds(name: value.name, shape: value.shape, lower: b.lower, upper: b.upper)
+                }
+            } : nil
+            if output.json {
+                return try printJSON(Result(method: method.rawValue, seconds: report.seconds, margins: report.margins,
+                                            minMargin: report.minMargin, intermediate: layers))
+            }
+            print("method \(method.rawValue), \(String(format: "%.4f", report.seconds)) s")
+            for (k, margin) in report.margins.enumerated() {
+                print("clause \(k): margin \(margin) \(margin > 0 ? "(refuted)" : "")")
+            }
+            print("min margin: \(report.minMargin)\(report.minMargin > 0 ? " — every clause refuted" : "")")
+            for (region, list) in (layers ?? []).enumerated() {
+                for layer in list {
+                    let lo = layer.lower.min() ?? 0, hi = layer.upper.max() ?? 0
+                    let unstable = zip(layer.lower, layer.upper).filter { $0 < 0 && $1 > 0 }.count
+                    print("region \(region) \(layer.name) \(layer.shape): lower >= \(lo), upper <= \(hi), unstable \(unstable)/\(layer.lower.count)")
+                }
+            }
+        }
+    }
+}

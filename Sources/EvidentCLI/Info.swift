@@ -1,0 +1,44 @@
+import ArgumentParser
+import Evident
+import Foundation
+
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Summarise a network (.onnx, .nnet) or a property (.vnnlib).",
+        discussion: """
+        For a network: inputs and outputs with shapes, operator counts (as in the file), \
+        parameter count and number of ReLU neurons. JSON keys: inputs, outputs (arrays of \
+        {name, shape}), operators, parameters, reluNeurons.
+        For a property: number of input and output variables, input regions (boxes) and output \
+        clauses (conjunctions describing the unsafe set). JSON keys: inputs, outputs, \
+        inputRegions, outputClauses.
+        """)
+
+    @Argument(help: "A network (.onnx, .nnet) or a property (.vnnlib).")
+    var file: String
+
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        try reportingErrors {
+            if file.lowercased().hasSuffix(".vnnlib") {
+                let summary = PropertySummary(try loadProperty(path: file))
+                if output.json { return try printJSON(summary) }
+                print("property \(file)")
+                print("  inputs X_0..X_\(summary.inputs - 1), outputs Y_0..Y_\(summary.outputs - 1)")
+                print("  input regions: \(summary.inputRegions), output clauses: \(summary.outputClauses)")
+            } else {
+                let network = try loadNetwork(path: file)
+                let summary = NetworkSummary(network)
+                if output.json { return try printJSON(summary) }
+                print("network \(file) (\(network.format))")
+                for input in summary.inputs { print("  input  \(input.name) \(input.shape)") }
+                for output in summary.outputs { print("  output \(output.name) \(output.shape)") }
+                let ops = summary.operators.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+                print("  operators: \(ops.joined(separator: ", "))")
+                print("  parameters: \(summary.parameters)")
+                print("  ReLU neurons: \(summary.reluNeurons)")
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import COpenBLAS
+
+/// The one place Evident calls OpenBLAS.
+///
+/// Every call checks its dimensions and leading strides before reaching C, so a
+/// wrong shape is a precondition failure with a message rather than memory
+/// corruption. Matrices are row-major.
+public enum BLAS {
+    /// Whether a matrix operand is used as stored or transposed.
+    public enum Transpose: Sendable {
+        case none, transposed
+        var cblas: CBLAS_TRANSPOSE { self == .none ? CblasNoTrans : CblasTrans }
+    }
+
+    /// `C ← alpha · op(A) · op(B) + beta · C` in Float64 (`cblas_dgemm`), row-major.
+    ///
+    /// `op(A)` is `m × k`, `op(B)` is `k × n`, `C` is `m × n`. Leading dimensions
+    /// default to tightly packed rows. Rounding: OpenBLAS evaluates in the current
+    /// rounding mode with a summation order of its choosing; the result is the
+    /// floating-point product, not an enclosure.
+    public static func gemm(
+        _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
+        alpha: Double = 1, a: UnsafePointer<Double>, lda: Int? = nil,
+        b: UnsafePointer<Double>, ldb: Int? = nil,
+        beta: Double = 0, c: UnsafeMutablePointer<Double>, ldc: Int? = nil
+    ) {
+        precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative dimension m=\(m) n=\(n) k=\(k)")
+        let lda = lda ?? (transA == .none ? k : m)
+        let ldb = ldb ?? (transB == .none ? n : k)
+        let ldc = ldc ?? n
+        precondition(lda >= max(1, transA == .none ? k : m), "gemm: lda \(lda) too small")
+        precondition(ldb >= max(1, transB == .none ? n : k), "gemm: ldb \(ldb) too small")
+        precondition(ldc >= max(1, n), "gemm: ldc \(ldc) too small")
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            // C ← beta · C without touching A or B.
+            for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
+            return
+        }
+        cblas_dgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// Array form of ``gemm(_:_:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)`` with packed operands:
+    /// returns `op(A) · op(B)` (`m × n`), accumulating into `accumulate` when given.
+    public static func multiply(
+        _ a: [Double], _ transA: Transpose = .none, _ b: [Double], _ transB: Transpose = .none,
+        m: Int, n: Int, k: Int, accumulate: [Double]? = nil
+    ) -> [Double] {
+        precondition(a.count == m * k && b.count == k * n, "multiply: operand sizes \(a.count), \(b.count) do not fit \(m)x\(k)x\(n)")
+        var c = accumulate ?? [Double](repeating: 0, count: m * n)
+        precondition(c.count == m * n, "multiply: accumulator has \(c.count) elements, expected \(m * n)")
+        if m == 0 || n == 0 || k == 0 { return c }
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                    gemm(transA, transB, m: m, n: n, k: k, a: pa.baseAddress!, b: pb.baseAddress!,
+                         beta: accumulate == nil ? 0 : 1, c: pc.baseAddress!)
+                }
+            }
+        }
+        return c
+    }
+
+    /// Number of threads OpenBLAS uses.
+    public static var threadCount: Int {
+        get { Int(openblas_get_num_threads()) }
+        set { openblas_set_num_threads(Int32(max(1, newValue))) }
+    }
+}

@@ -1,0 +1,97 @@
+import Testing
+import EvidentIR
+import EvidentEval
+import EvidentTestSupport
+
+/// Direct (textbook) convolution, the closed form the im2col/GEMM kernel must reproduce.
+private func directConvolution(_ conv: Convolution, _ x: [Double], shape: [Int]) -> [Double] {
+    let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+    let m = conv.outputChannels, kh = conv.window.kernel.height, kw = conv.window.kernel.width
+    let out = conv.window.outputSize(height: h, width: w)
+    let cg = c / conv.group, mg = m / conv.group
+    var y = [Double](repeating: 0, count: n * m * out.height * out.width)
+    for img in 0..<n { for oc in 0..<m { for oy in 0..<out.height { for ox in 0..<out.width {
+        var sum = conv.bias.scalars[oc]
+        let g = oc / mg
+        for ic in 0..<cg { for ky in 0..<kh { for kx in 0..<kw {
+            let iy = oy * conv.window.strides.height - conv.window.pads.top + ky * conv.window.dilations.height
+            let ix = ox * conv.window.strides.width - conv.window.pads.left + kx * conv.window.dilations.width
+            guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+            sum += conv.weight.scalars[((oc * cg + ic) * kh + ky) * kw + kx] * x[((img * c + g * cg + ic) * h + iy) * w + ix]
+        } } }
+        y[((img * m + oc) * out.height + oy) * out.width + ox] = sum
+    } } } }
+    return y
+}
+
+private func close(_ a: [Double], _ b: [Double], tolerance: Double = 1e-12) -> Bool {
+    a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) <= tolerance * max(1, abs($0), abs($1)) }
+}
+
+@Suite("Kernels")
+struct KernelTests {
+    @Test("im2col/GEMM convolution equals the direct sum", arguments: 0..<24)
+    func convolutionMatchesDirectSum(seed: Int) throws {
+        var rng = SeededGenerator(seed: UInt64(seed))
+        let depthwise = seed % 3 == 0
+        let channels = depthwise ? 3 : Int.random(in: 1...3, using: &rng)
+        let group = depthwise ? channels : 1
+        let outChannels = depthwise ? channels * Int.random(in: 1...2, using: &rng) : Int.random(in: 1...4, using: &rng)
+        let k = (Int.random(in: 1...3, using: &rng), Int.random(in: 1...3, using: &rng))
+        let window = Window2D(kernel: k, strides: (Int.random(in: 1...2, using: &rng), Int.random(in: 1...3, using: &rng)),
+                              dilations: (Int.random(in: 1...2, using: &rng), Int.random(in: 1...2, using: &rng)),
+                              pads: (Int.random(in: 0...2, using: &rng), Int.random(in: 0...1, using: &rng),
+                                     Int.random(in: 0...1, using: &rng), Int.random(in: 0...2, using: &rng)))
+        let conv = Convolution(weight: rng.tensor([outChannels, channels / group, k.0, k.1]), bias: rng.tensor([outChannels]),
+                               window: window, group: group)
+        let shape = [Int.random(in: 1...2, using: &rng), channels, Int.random(in: 5...9, using: &rng), Int.random(in: 5...9, using: &rng)]
+        let x = rng.uniforms(shape.elementCount)
+        let fast = ConvolutionKernels.forward(conv, input: x, images: shape[0], inputShape: shape)
+        #expect(close(fast, directConvolution(conv, x, shape: shape)))
+    }
+
+    /// For every affine operation `f(x) = J x + b`, the transpose kernel must satisfy
+    /// `⟨J x, y⟩ = ⟨x, Jᵀ y⟩` (the adjoint identity), checked on random vectors.
+    @Test("transpose kernels are adjoint to the forward maps", arguments: 0..<6)
+    func transposeIsAdjoint(seed: Int) throws {
+        let graph = try RandomNetworks.convolutional(seed: UInt64(seed))
+        var rng = SeededGenerator(seed: UInt64(1000 + seed))
+        var checked = 0
+        for node in graph.nodes where node.operation.isAffine {
+            let shapes = node.inputs.map { graph.values[$0].shape }
+            let outShape = graph.values[node.output].shape
+            let xs = shapes.map { rng.uniforms($0.elementCount) }
+            let zeros = shapes.map { [Double](repeating: 0, count: $0.elementCount) }
+            let fx = Kernels.forward(node.operation, operands: xs, shapes: shapes, outputShape: outShape, batch: 1)
+            let f0 = Kernels.forward(node.operation, operands: zeros, shapes: shapes, outputShape: outShape, batch: 1)
+            let y = rng.uniforms(outShape.elementCount)
+            // Two stacked cotangent rows check the batching of the transpose as well.
+            let y2 = rng.uniforms(outShape.elementCount)
+            let jt = try #require(Kernels.transpose(node.operation, cotangent: y + y2, rows: 2, shapes: shapes, outputShape: outShape))
+            let lhs = zip(zip(fx, f0).map { $0 - $1 }, y).reduce(0) { $0 + $1.0 * $1.1 }
+            let rhs = zip(xs, jt).reduce(0.0) { acc, pair in
+                acc + zip(pair.0, pair.1.prefix(pair.0.count)).reduce(0) { $0 + $1.0 * $1.1 }
+            }
+            #expect(abs(lhs - rhs) <= 1e-9 * max(1, abs(lhs)), "\(node.name): \(lhs) vs \(rhs)")
+            let lhs2 = zip(zip(fx, f0).map { $0 - $1 }, y2).reduce(0) { $0 + $1.0 * $1.1 }
+            let rhs2 = zip(xs, jt).reduce(0.0) { acc, pair in
+                acc + zip(pair.0, pair.1.suffix(pair.0.count)).reduce(0) { $0 + $1.0 * $1.1 }
+            }
+            #expect(abs(lhs2 - rhs2) <= 1e-9 * max(1, abs(lhs2)), "\(node.name) (row 2): \(lhs2) vs \(rhs2)")
+            checked += 1
+        }
+        #expect(checked >= 15)
+    }
+
+    @Test("BLAS product agrees with a naive product")
+    func blasMatchesNaive() {
+        var rng = SeededGenerator(seed: 7)
+        let (m, n, k) = (5, 7, 3)
+        let a = rng.uniforms(m * k), b = rng.uniforms(n * k)
+        let c = BLAS.multiply(a, .none, b, .transposed, m: m, n: n, k: k)
+        for i in 0..<m { for j in 0..<n {
+            let expected = (0..<k).reduce(0.0) { $0 + a[i * k + $1] * b[j * k + $1] }
+            #expect(abs(c[i * n + j] - expected) <= 1e-14)
+        } }
+    }
+}
