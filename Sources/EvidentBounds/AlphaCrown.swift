@@ -26,9 +26,8 @@ extension BoundPropagator {
             guard case .relu(let relu) = relaxation else { continue }
             let size = graph.values[v].count
             var a = [Double](repeating: 0, count: rows * size)
-            for r in 0..<rows {
-                let base = rowBox[r] * size
-                for j in 0..<size { a[r * size + j] = relu.lowerSlope[base + j] }
+            for j in 0..<size {
+                for r in 0..<rows { a[j * rows + r] = relu.lowerSlope[rowBox[r] * size + j] }
             }
             alphas[v] = a
         }
@@ -46,8 +45,7 @@ extension BoundPropagator {
             for r in 0..<rows where out.bounds[r] > best[r] {
                 best[r] = out.bounds[r]
                 for (v, a) in alphas {
-                    let size = a.count / rows
-                    bestSlopes[v]!.replaceSubrange((r * size)..<((r + 1) * size), with: a[(r * size)..<((r + 1) * size)])
+                    for i in stride(from: r, to: a.count, by: rows) { bestSlopes[v]![i] = a[i] }
                 }
             }
             if iteration == options.iterations { break }
@@ -81,7 +79,7 @@ extension BoundPropagator {
         for r in 0..<rows {
             let base = rowBox[r] * n
             for i in 0..<n {
-                corner[r * n + i] = out.inputCoefficients[r * n + i] >= 0 ? box.lower[base + i] : box.upper[base + i]
+                corner[r * n + i] = out.inputCoefficients[i * rows + r] >= 0 ? box.lower[base + i] : box.upper[base + i]
             }
         }
         xi[graph.input] = corner
@@ -101,12 +99,13 @@ extension BoundPropagator {
                 for r in 0..<rows {
                     let base = rowBox[r] * size
                     for j in 0..<size {
-                        let i = r * size + j, k = base + j
+                        // xi and post are item-major (rows × size); a, alpha and g element-major.
+                        let i = r * size + j, k = base + j, e = j * rows + r
                         if !relu.unstable[k] {
                             post[i] = relu.lowerSlope[k] * pre[i]
-                        } else if a[i] >= 0 {
-                            post[i] = alpha[i] * pre[i]
-                            g[i] = a[i] * pre[i]
+                        } else if a[e] >= 0 {
+                            post[i] = alpha[e] * pre[i]
+                            g[e] = a[e] * pre[i]
                         } else {
                             post[i] = relu.upperSlope[k] * pre[i] + relu.upperIntercept[k]
                         }

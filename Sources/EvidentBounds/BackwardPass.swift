@@ -4,6 +4,9 @@ import EvidentEval
 /// One CROWN backward pass: lower bounds of `Λ · v` for rows `Λ` over a target value `v`,
 /// each row belonging to one input box.
 ///
+/// Coefficient matrices are element-major (`size × rows`, see `Kernels.transpose`), so
+/// the rows of a batch of boxes and specifications go through every kernel together.
+///
 /// Coefficients are walked from the target back to the input through the DAG in reverse
 /// topological order. At a fan-out the coefficient matrices arriving from all consumers
 /// are summed before the walk continues past the value, so each node is visited once.
@@ -16,7 +19,7 @@ struct BackwardPass {
     let target: ValueID
     let rowBox: [Int]
     let relaxations: [ValueID: NodeRelaxation]
-    /// Optional per-row lower slopes (`rows × size`) for ReLU nodes, keyed by the ReLU
+    /// Optional per-row lower slopes (`size × rows`) for ReLU nodes, keyed by the ReLU
     /// output value; these replace the default adaptive slopes (α-CROWN).
     var slopes: [ValueID: [Double]] = [:]
     /// Whether to keep the coefficients arriving at each ReLU output (for α gradients).
@@ -25,9 +28,9 @@ struct BackwardPass {
     struct Output {
         /// Lower bound per row.
         var bounds: [Double]
-        /// Coefficients on each ReLU output (`rows × size`), when recorded.
+        /// Coefficients on each ReLU output (`size × rows`), when recorded.
         var reluCoefficients: [ValueID: [Double]]
-        /// Coefficients on the input (`rows × inputSize`).
+        /// Coefficients on the input (`inputSize × rows`).
         var inputCoefficients: [Double]
     }
 
@@ -52,7 +55,8 @@ struct BackwardPass {
         }
         for index in stride(from: last, through: 0, by: -1) {
             let node = graph.nodes[index]
-            guard let a = coefficients[node.output] else { continue }
+            // Take the matrix out so it is uniquely referenced and steps can work in place.
+            guard var a = coefficients[node.output] else { continue }
             coefficients[node.output] = nil
             let shapes = node.inputs.map { graph.values[$0].shape }
             let outShape = graph.values[node.output].shape
@@ -63,8 +67,8 @@ struct BackwardPass {
                 guard case .relu(let relaxation)? = relaxations[node.output] else {
                     preconditionFailure("BackwardPass: ReLU '\(node.name)' has no relaxation")
                 }
-                contributions = [reluStep(a, relaxation, size: outShape.elementCount, constant: &constant,
-                                          slopes: slopes[node.output])]
+                reluStep(&a, relaxation, size: outShape.elementCount, constant: &constant, slopes: slopes[node.output])
+                contributions = [a]
             case .maxPool:
                 guard case .maxPool(let relaxation)? = relaxations[node.output] else {
                     preconditionFailure("BackwardPass: MaxPool '\(node.name)' has no relaxation")
@@ -73,27 +77,27 @@ struct BackwardPass {
                                              outSize: outShape.elementCount, constant: &constant)]
             default:
                 if let offset = propagator.offsets[index] {
-                    let size = offset.count
                     a.withUnsafeBufferPointer { pa in
-                        for r in 0..<rows {
-                            var sum = 0.0
-                            for j in 0..<size { sum += pa[r * size + j] * offset[j] }
-                            constant[r] += sum
+                        constant.withUnsafeMutableBufferPointer { k in
+                            for (e, value) in offset.enumerated() where value != 0 {
+                                for r in 0..<rows { k[r] += pa[e * rows + r] * value }
+                            }
                         }
                     }
                 }
-                contributions = Kernels.transpose(node.operation, cotangent: a, rows: rows, shapes: shapes,
+                contributions = Kernels.transpose(node.operation, columns: a, count: rows, shapes: shapes,
                                                   outputShape: outShape) ?? []
             }
             for (operand, contribution) in zip(node.inputs, contributions) {
-                if var existing = coefficients[operand] {
-                    existing.withUnsafeMutableBufferPointer { e in
-                        contribution.withUnsafeBufferPointer { c in for i in 0..<e.count { e[i] += c[i] } }
-                    }
-                    coefficients[operand] = existing
-                } else {
+                guard var existing = coefficients[operand] else {
                     coefficients[operand] = contribution
+                    continue
                 }
+                coefficients[operand] = nil
+                existing.withUnsafeMutableBufferPointer { e in
+                    contribution.withUnsafeBufferPointer { c in for i in 0..<e.count { e[i] += c[i] } }
+                }
+                coefficients[operand] = existing
             }
         }
         let atInput = coefficients[graph.input] ?? [Double](repeating: 0, count: rows * propagator.inputSize)
@@ -103,19 +107,18 @@ struct BackwardPass {
     /// `constant + Σ_i min(a_i l_i, a_i u_i)` per row.
     private func concretize(_ a: [Double], constant: [Double], box: IntervalBounds,
                             recorded: [ValueID: [Double]]) -> Output {
-        let n = propagator.inputSize
+        let n = propagator.inputSize, rows = rowBox.count
         var bounds = constant
         a.withUnsafeBufferPointer { pa in
             box.lower.withUnsafeBufferPointer { lo in
                 box.upper.withUnsafeBufferPointer { up in
-                    for r in 0..<rowBox.count {
-                        let base = rowBox[r] * n
-                        var sum = 0.0
+                    bounds.withUnsafeMutableBufferPointer { k in
                         for i in 0..<n {
-                            let c = pa[r * n + i]
-                            sum += c >= 0 ? c * lo[base + i] : c * up[base + i]
+                            for r in 0..<rows {
+                                let c = pa[i * rows + r], base = rowBox[r] * n
+                                k[r] += c >= 0 ? c * lo[base + i] : c * up[base + i]
+                            }
                         }
-                        bounds[r] += sum
                     }
                 }
             }
@@ -125,45 +128,45 @@ struct BackwardPass {
 
     /// Maps coefficients on a ReLU output to its input: lower line for non-negative
     /// coefficients, upper line (with its intercept added to the constant) for negative ones.
-    private func reluStep(_ a: [Double], _ relaxation: ReluRelaxation, size: Int, constant: inout [Double],
-                          slopes rowSlopes: [Double]?) -> [Double] {
-        var out = a
+    private func reluStep(_ out: inout [Double], _ relaxation: ReluRelaxation, size: Int, constant: inout [Double],
+                          slopes rowSlopes: [Double]?) {
+        let rows = rowBox.count
         out.withUnsafeMutableBufferPointer { o in
             relaxation.upperSlope.withUnsafeBufferPointer { us in
                 relaxation.upperIntercept.withUnsafeBufferPointer { ui in
                     relaxation.lowerSlope.withUnsafeBufferPointer { ls in
-                        for r in 0..<rowBox.count {
-                            let base = rowBox[r] * size, row = r * size
-                            var added = 0.0
+                        constant.withUnsafeMutableBufferPointer { k in
                             for j in 0..<size {
-                                let c = o[row + j]
-                                if c >= 0 {
-                                    o[row + j] = c * (rowSlopes?[row + j] ?? ls[base + j])
-                                } else {
-                                    o[row + j] = c * us[base + j]
-                                    added += c * ui[base + j]
+                                for r in 0..<rows {
+                                    let i = j * rows + r, c = o[i]
+                                    if c == 0 { continue }
+                                    let b = rowBox[r] * size + j
+                                    if c > 0 {
+                                        o[i] = c * (rowSlopes?[i] ?? ls[b])
+                                    } else {
+                                        o[i] = c * us[b]
+                                        k[r] += c * ui[b]
+                                    }
                                 }
                             }
-                            constant[r] += added
                         }
                     }
                 }
             }
         }
-        return out
     }
 
     private func maxPoolStep(_ a: [Double], _ relaxation: MaxPoolRelaxation, inSize: Int, outSize: Int,
                              constant: inout [Double]) -> [Double] {
-        var out = [Double](repeating: 0, count: rowBox.count * inSize)
-        for r in 0..<rowBox.count {
-            let b = rowBox[r]
-            for o in 0..<outSize {
-                let c = a[r * outSize + o]
+        let rows = rowBox.count
+        var out = [Double](repeating: 0, count: inSize * rows)
+        for o in 0..<outSize {
+            for r in 0..<rows {
+                let c = a[o * rows + r]
                 if c == 0 { continue }
-                let k = b * outSize + o
+                let k = rowBox[r] * outSize + o
                 if c >= 0 || relaxation.dominated[k] {
-                    out[r * inSize + relaxation.winner[k]] += c
+                    out[relaxation.winner[k] * rows + r] += c
                 } else {
                     constant[r] += c * relaxation.upperConstant[k]
                 }

@@ -64,7 +64,7 @@ public struct BoundResult: Sendable {
     /// the method is CROWN or α-CROWN; other values carry interval bounds derived from them.
     public var intermediate: [IntervalBounds?]
     /// For α-CROWN: the optimised lower slopes per ReLU node output value, each
-    /// `batch·rows × size` (the relaxation parameters a checker needs).
+    /// `size × batch·rows`, element-major (the relaxation parameters a checker needs).
     public var slopes: [ValueID: [Double]]
 }
 
@@ -149,9 +149,10 @@ public final class BoundPropagator: @unchecked Sendable {
         let intermediate = intermediateBounds(box: box, batch: batch, useCrown: options.intermediateMethod != .ibp)
         let relaxations = makeRelaxations(intermediate, batch: batch)
         let rows = batch * spec.rows
+        // Element-major: column r = b·S + s holds specification row s for box b.
         var initial = [Double](repeating: 0, count: rows * outputSize)
-        for b in 0..<batch {
-            for (k, c) in spec.coefficients.enumerated() { initial[b * spec.rows * outputSize + k] = c }
+        for e in 0..<outputSize {
+            for r in 0..<rows { initial[e * rows + r] = spec.coefficients[(r % spec.rows) * outputSize + e] }
         }
         let rowBox = (0..<rows).map { $0 / spec.rows }
         if options.method == .alphaCrown {
@@ -189,7 +190,9 @@ public final class BoundPropagator: @unchecked Sendable {
         for (index, node) in graph.nodes.enumerated() {
             var current = propagateInterval(index, bounds, batch: batch)
             let v = node.output
-            if useCrown && isPreActivation[v] && afterNonlinearity[v] {
+            // A ReLU or MaxPool output (e.g. a ReLU feeding a MaxPool) keeps its interval
+            // bounds: given its operand's bounds they are already exact elementwise.
+            if useCrown && isPreActivation[v] && afterNonlinearity[v] && node.operation.isAffine {
                 current = crownTighten(v, current, batch: batch, box: box, relaxations: relaxations)
             }
             bounds[v] = current
@@ -212,18 +215,19 @@ public final class BoundPropagator: @unchecked Sendable {
             }
         }
         guard !targets.isEmpty else { return current }
+        if ProcessInfo.processInfo.environment["EVIDENT_DEBUG"] != nil { FileHandle.standardError.write(Data("crown targets for \(graph.values[v].name): \(targets.count)/\(size * batch)\n".utf8)) }
         // Rows 2k and 2k+1: lower bound of +ẑ_j and of −ẑ_j (minus its upper bound).
-        let rows = 2 * targets.count
-        var initial = [Double](repeating: 0, count: rows * size)
-        var rowBox = [Int](repeating: 0, count: rows)
-        for (k, t) in targets.enumerated() {
-            initial[(2 * k) * size + t.neuron] = 1
-            initial[(2 * k + 1) * size + t.neuron] = -1
-            rowBox[2 * k] = t.box
-            rowBox[2 * k + 1] = t.box
+        let rowBox = targets.flatMap { [$0.box, $0.box] }
+        let result = backwardInChunks(target: v, rowBox: rowBox, box: box, relaxations: relaxations) { range in
+            let rows = range.count
+            var initial = [Double](repeating: 0, count: rows * size)
+            for r in range where r % 2 == 0 {
+                let neuron = targets[r / 2].neuron
+                initial[neuron * rows + (r - range.lowerBound)] = 1
+                initial[neuron * rows + (r + 1 - range.lowerBound)] = -1
+            }
+            return initial
         }
-        let pass = BackwardPass(propagator: self, target: v, rowBox: rowBox, relaxations: relaxations)
-        let result = pass.run(initial: initial, box: box).bounds
         var tightened = current
         for (k, t) in targets.enumerated() {
             let i = t.box * size + t.neuron
@@ -231,6 +235,33 @@ public final class BoundPropagator: @unchecked Sendable {
             tightened.upper[i] = min(tightened.upper[i], -result[2 * k + 1])
         }
         return tightened
+    }
+
+    /// Runs the backward pass for `rowBox.count` rows in chunks small enough for the
+    /// coefficient matrices to stay in cache, spread over the cores (OpenBLAS runs
+    /// single-threaded inside, one chunk per thread). Rows are independent, so the result
+    /// is the same as one pass over all rows. `initial(range)` builds the element-major
+    /// initial coefficients of the rows in `range`.
+    func backwardInChunks(target: ValueID, rowBox: [Int], box: IntervalBounds, relaxations: [ValueID: NodeRelaxation],
+                          initial: (Range<Int>) -> [Double]) -> [Double] {
+        let rows = rowBox.count
+        let widest = graph.values.map(\.count).max() ?? 1
+        let chunk = max(16, min(256, (1 << 17) / max(1, widest)))
+        let chunks = (rows + chunk - 1) / chunk
+        var result = [Double](repeating: 0, count: rows)
+        let savedThreads = BLAS.threadCount
+        if chunks > 1 { BLAS.threadCount = 1 }
+        defer { if chunks > 1 { BLAS.threadCount = savedThreads } }
+        result.withUnsafeMutableBufferPointer { out in
+            let out = UnsafeMutableBufferPointerBox(out)
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                let range = (c * chunk)..<min(rows, (c + 1) * chunk)
+                let pass = BackwardPass(propagator: self, target: target, rowBox: Array(rowBox[range]), relaxations: relaxations)
+                let bounds = pass.run(initial: initial(range), box: box).bounds
+                for (k, r) in range.enumerated() { out.buffer[r] = bounds[k] }
+            }
+        }
+        return result
     }
 
     func makeRelaxations(_ bounds: [IntervalBounds?], batch: Int) -> [ValueID: NodeRelaxation] {
@@ -272,6 +303,12 @@ public final class BoundPropagator: @unchecked Sendable {
             return nil
         }
     }
+}
+
+/// Lets concurrent chunks write disjoint parts of one buffer.
+struct UnsafeMutableBufferPointerBox: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<Double>
+    init(_ buffer: UnsafeMutableBufferPointer<Double>) { self.buffer = buffer }
 }
 
 /// The relaxation of one nonlinear node.

@@ -1,9 +1,8 @@
 import EvidentIR
 
 /// Convolution kernels on batched NCHW buffers: im2col + one OpenBLAS GEMM per
-/// group for the forward map, GEMM + col2im for its transpose (the map that
-/// gradients and backward bound propagation need). Both are exact linear maps
-/// computed in Float64 with round-to-nearest.
+/// group for the forward map; the transpose (the map that gradients and backward
+/// bound propagation need) is in `Transpose+Kernels.swift`. Float64, round-to-nearest.
 public enum ConvolutionKernels {
     /// Geometry of one convolution applied to `images` images of `channels x height x width`.
     struct Geometry {
@@ -100,58 +99,5 @@ public enum ConvolutionKernels {
             }
         }
         return output
-    }
-
-    /// The transpose of the convolution's linear part applied to `rows` stacked
-    /// cotangents of shape `M x OH x OW`: returns `rows x C x H x W` values
-    /// (`xᵀ ↦ yᵀ W`, i.e. a transposed convolution). The bias is not involved.
-    /// Rows are processed in chunks so the patch matrix stays small.
-    public static func transpose(_ conv: Convolution, cotangent: [Double], rows: Int, inputShape: [Int]) -> [Double] {
-        let full = Geometry(conv, images: rows, inputShape: inputShape)
-        let inSize = full.channels * full.height * full.width
-        let outSize = full.outChannels * full.positions
-        precondition(cotangent.count == rows * outSize, "ConvolutionKernels.transpose: \(cotangent.count) != \(rows) x \(outSize)")
-        var result = [Double](repeating: 0, count: rows * inSize)
-        let k = full.patchSize, mg = full.groupOutChannels, positions = full.positions
-        let chunk = max(1, min(rows, (1 << 22) / max(1, positions * max(k, mg))))
-        var start = 0
-        while start < rows {
-            let count = min(chunk, rows - start)
-            let geo = Geometry(conv, images: count, inputShape: inputShape)
-            let chunkRows = count * positions
-            var gathered = [Double](repeating: 0, count: chunkRows * mg)
-            var columns = [Double](repeating: 0, count: chunkRows * k)
-            for g in 0..<geo.group {
-                cotangent.withUnsafeBufferPointer { dy in
-                    gathered.withUnsafeMutableBufferPointer { gy in
-                        for r in 0..<count {
-                            for m in 0..<mg {
-                                let base = ((start + r) * full.outChannels + g * mg + m) * positions
-                                for position in 0..<positions {
-                                    gy[(r * positions + position) * mg + m] = dy[base + position]
-                                }
-                            }
-                        }
-                    }
-                }
-                gathered.withUnsafeBufferPointer { gy in
-                    conv.weight.scalars.withUnsafeBufferPointer { w in
-                        columns.withUnsafeMutableBufferPointer { col in
-                            // [chunkRows, Mg] x [Mg, K] -> [chunkRows, K]
-                            BLAS.gemm(.none, .none, m: chunkRows, n: k, k: mg, a: gy.baseAddress!,
-                                      b: w.baseAddress! + g * mg * k, ldb: k, c: col.baseAddress!)
-                        }
-                    }
-                }
-                columns.withUnsafeBufferPointer { col in
-                    result.withUnsafeMutableBufferPointer { dx in
-                        let shifted = dx.baseAddress! + start * inSize
-                        geo.forEachPatchEntry(group: g) { row, column, offset in shifted[offset] += col[row * k + column] }
-                    }
-                }
-            }
-            start += count
-        }
-        return result
     }
 }

@@ -87,24 +87,31 @@ public struct Evaluator: Sendable {
             throw EvaluationError.coefficientSize(expected: outputCount, got: coefficients.count)
         }
         let values = try evaluateAll(inputs, batch: batch)
+        // Cotangents are element-major (`size × batch`), the layout of `Kernels.transpose`.
         var cotangents = [[Double]?](repeating: nil, count: graph.values.count)
-        cotangents[graph.output] = coefficients.count == outputCount && batch > 1
-            ? Array((0..<batch).map { _ in coefficients }.joined()) : coefficients
+        cotangents[graph.output] = (0..<(outputCount * batch)).map { i in
+            let (e, b) = (i / batch, i % batch)
+            return coefficients.count == outputCount ? coefficients[e] : coefficients[b * outputCount + e]
+        }
         for node in graph.nodes.reversed() {
             guard let dy = cotangents[node.output] else { continue }
             let shapes = node.inputs.map { graph.values[$0].shape }
             let contributions: [[Double]]
             switch node.operation {
             case .relu:
-                let x = values[node.inputs[0]]
-                contributions = [zip(dy, x).map { $1 > 0 ? $0 : 0 }]
+                let x = values[node.inputs[0]], size = shapes[0].elementCount
+                contributions = [dy.indices.map { i in x[(i % batch) * size + i / batch] > 0 ? dy[i] : 0 }]
             case .maxPool(let window):
+                let inSize = shapes[0].elementCount, outSize = graph.values[node.output].count
                 let winners = Kernels.maxPoolArgmax(values[node.inputs[0]], shape: shapes[0], window: window, batch: batch)
-                var dx = [Double](repeating: 0, count: values[node.inputs[0]].count)
-                for (index, winner) in winners.enumerated() { dx[winner] += dy[index] }
+                var dx = [Double](repeating: 0, count: inSize * batch)
+                for (index, winner) in winners.enumerated() {
+                    let b = index / outSize
+                    dx[(winner - b * inSize) * batch + b] += dy[(index % outSize) * batch + b]
+                }
                 contributions = [dx]
             default:
-                contributions = Kernels.transpose(node.operation, cotangent: dy, rows: batch, shapes: shapes,
+                contributions = Kernels.transpose(node.operation, columns: dy, count: batch, shapes: shapes,
                                                   outputShape: graph.values[node.output].shape) ?? []
             }
             for (operand, contribution) in zip(node.inputs, contributions) {
@@ -115,7 +122,9 @@ public struct Evaluator: Sendable {
                 }
             }
         }
-        let gradients = cotangents[graph.input] ?? [Double](repeating: 0, count: batch * inputCount)
+        let n = inputCount
+        let atInput = cotangents[graph.input] ?? [Double](repeating: 0, count: batch * n)
+        let gradients = (0..<(batch * n)).map { i in atInput[(i % n) * batch + i / n] }
         return (values[graph.output], gradients)
     }
 }

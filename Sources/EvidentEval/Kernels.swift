@@ -1,7 +1,7 @@
 import EvidentIR
 
-/// Forward maps and transposed linear maps of every IR operation on batched,
-/// flattened buffers. A buffer holds `batch` items back to back, each with the
+/// Forward maps of every IR operation on batched, flattened buffers (their transposed
+/// linear maps are in `Transpose+Kernels.swift`). A buffer holds `batch` items back to back, each with the
 /// element count of the value's shape.
 ///
 /// All arithmetic is Float64 with round-to-nearest: results are the
@@ -55,84 +55,20 @@ public enum Kernels {
         case .concat(let axis):
             return concat(operands, shapes: shapes, axis: axis, batch: batch)
         case .pad(let pads):
-            return pad(x, shape: shape, pads: pads, outputShape: outputShape, batch: batch, forward: true)
+            let mapping = padMapping(shape: shape, pads: pads, outputShape: outputShape)
+            let outSize = outputShape.elementCount
+            var out = [Double](repeating: 0, count: batch * outSize)
+            for b in 0..<batch { for i in 0..<size { out[b * outSize + mapping[i]] = x[b * size + i] } }
+            return out
         case .averagePool(let window, let includePadding):
-            return pool(x, shape: shape, window: window, batch: batch, cotangent: nil) { values, windowSize, fullSize in
+            return pool(x, shape: shape, window: window, batch: batch) { values, windowSize, fullSize in
                 values.reduce(0, +) / Double(includePadding ? fullSize : windowSize)
             }
         case .maxPool(let window):
-            return pool(x, shape: shape, window: window, batch: batch, cotangent: nil) { values, _, _ in values.max() ?? 0 }
+            return pool(x, shape: shape, window: window, batch: batch) { values, _, _ in values.max() ?? 0 }
         case .globalAveragePool:
             let inner = shape[2] * shape[3], outer = batch * shape[0] * shape[1]
             return (0..<outer).map { o in x[(o * inner)..<((o + 1) * inner)].reduce(0, +) / Double(inner) }
-        }
-    }
-
-    /// The transpose of an affine operation's linear part: maps `rows` stacked
-    /// cotangents of the output shape to one cotangent per operand (`yᵀ ↦ yᵀ J`).
-    /// Constant offsets (biases) play no part. Returns `nil` for ReLU and MaxPool,
-    /// which are not affine.
-    public static func transpose(_ operation: GraphOperation, cotangent dy: [Double], rows: Int,
-                                 shapes: [[Int]], outputShape: [Int]) -> [[Double]]? {
-        let shape = shapes[0]
-        let size = shape.elementCount
-        switch operation {
-        case .relu, .maxPool:
-            return nil
-        case .convolution(let conv):
-            return [ConvolutionKernels.transpose(conv, cotangent: dy, rows: rows * shape[0], inputShape: shape)]
-        case .linear(let lin):
-            let r = rows * (size / lin.inFeatures)
-            return [BLAS.multiply(dy, .none, lin.weight.scalars, .none, m: r, n: lin.inFeatures, k: lin.outFeatures)]
-        case .addConstant:
-            return [dy]
-        case .multiplyConstant(let c):
-            return [elementwise(dy, c.scalars) { $0 * $1 }]
-        case .divideConstant(let c):
-            return [elementwise(dy, c.scalars) { $0 / $1 }]
-        case .channelAffine(let scale, _):
-            var out = dy
-            let channels = shape[1], inner = shape[2...].elementCount, outer = rows * shape[0]
-            for o in 0..<outer {
-                for c in 0..<channels {
-                    let base = (o * channels + c) * inner
-                    for i in base..<(base + inner) { out[i] = dy[i] * scale[c] }
-                }
-            }
-            return [out]
-        case .add:
-            return [dy, dy]
-        case .subtract:
-            return [dy, dy.map { -$0 }]
-        case .reshape:
-            return [dy]
-        case .transpose(let permutation):
-            var inverse = permutation
-            for (i, p) in permutation.enumerated() { inverse[p] = i }
-            let outSize = outputShape.elementCount
-            var out = [Double]()
-            out.reserveCapacity(dy.count)
-            for b in 0..<rows {
-                out += permute(Array(dy[(b * outSize)..<((b + 1) * outSize)]), shape: outputShape, permutation: inverse)
-            }
-            return [out]
-        case .concat(let axis):
-            return split(dy, shapes: shapes, outputShape: outputShape, axis: axis, batch: rows)
-        case .pad(let pads):
-            return [pad(dy, shape: shape, pads: pads, outputShape: outputShape, batch: rows, forward: false)]
-        case .averagePool(let window, let includePadding):
-            let dx = poolTranspose(dy, shape: shape, window: window, batch: rows) { windowSize, fullSize in
-                1 / Double(includePadding ? fullSize : windowSize)
-            }
-            return [dx]
-        case .globalAveragePool:
-            let inner = shape[2] * shape[3], outer = rows * shape[0] * shape[1]
-            var out = [Double](repeating: 0, count: outer * inner)
-            for o in 0..<outer {
-                let v = dy[o] / Double(inner)
-                for i in 0..<inner { out[o * inner + i] = v }
-            }
-            return [out]
         }
     }
 
@@ -166,51 +102,6 @@ public enum Kernels {
         return out
     }
 
-    static func split(_ dy: [Double], shapes: [[Int]], outputShape: [Int], axis: Int, batch: Int) -> [[Double]] {
-        let outer = shapes[0][..<axis].elementCount
-        let blocks = shapes.map { $0[axis...].elementCount }
-        var results = blocks.map { [Double](repeating: 0, count: batch * outer * $0) }
-        var cursor = 0
-        for b in 0..<batch {
-            for o in 0..<outer {
-                for k in blocks.indices {
-                    let start = (b * outer + o) * blocks[k]
-                    for i in 0..<blocks[k] { results[k][start + i] = dy[cursor + i] }
-                    cursor += blocks[k]
-                }
-            }
-        }
-        return results
-    }
-
-    /// Zero padding (`forward`) or its transpose, cropping (`!forward`).
-    static func pad(_ values: [Double], shape: [Int], pads: [Int], outputShape: [Int], batch: Int, forward: Bool) -> [Double] {
-        let rank = shape.count
-        let inSize = shape.elementCount, outSize = outputShape.elementCount
-        let inStrides = shape.rowMajorStrides, outStrides = outputShape.rowMajorStrides
-        var offset = 0
-        for axis in 0..<rank { offset += pads[axis] * outStrides[axis] }
-        var mapping = [Int](repeating: 0, count: inSize)  // input index -> output index
-        for flat in 0..<inSize {
-            var rest = flat, target = offset
-            for axis in 0..<rank {
-                let index = rest / inStrides[axis]
-                rest -= index * inStrides[axis]
-                target += index * outStrides[axis]
-            }
-            mapping[flat] = target
-        }
-        if forward {
-            var out = [Double](repeating: 0, count: batch * outSize)
-            for b in 0..<batch { for i in 0..<inSize { out[b * outSize + mapping[i]] = values[b * inSize + i] } }
-            return out
-        } else {
-            var out = [Double](repeating: 0, count: batch * inSize)
-            for b in 0..<batch { for i in 0..<inSize { out[b * inSize + i] = values[b * outSize + mapping[i]] } }
-            return out
-        }
-    }
-
     /// Visits every pooling window: `body(outputIndex, inputIndices, fullWindowSize)`
     /// where `inputIndices` are the in-image cells of the window.
     public static func forEachWindow(shape: [Int], window: Window2D, batch: Int, _ body: (Int, [Int], Int) -> Void) {
@@ -238,7 +129,7 @@ public enum Kernels {
         }
     }
 
-    static func pool(_ x: [Double], shape: [Int], window: Window2D, batch: Int, cotangent: [Double]?,
+    static func pool(_ x: [Double], shape: [Int], window: Window2D, batch: Int,
                      reduce: ([Double], Int, Int) -> Double) -> [Double] {
         let out = window.outputSize(height: shape[2], width: shape[3])
         var result = [Double](repeating: 0, count: batch * shape[0] * shape[1] * out.height * out.width)
@@ -247,16 +138,6 @@ public enum Kernels {
             values.removeAll(keepingCapacity: true)
             for c in cells { values.append(x[c]) }
             result[index] = reduce(values, cells.count, full)
-        }
-        return result
-    }
-
-    static func poolTranspose(_ dy: [Double], shape: [Int], window: Window2D, batch: Int,
-                              weight: (Int, Int) -> Double) -> [Double] {
-        var result = [Double](repeating: 0, count: batch * shape.elementCount)
-        forEachWindow(shape: shape, window: window, batch: batch) { index, cells, full in
-            let share = dy[index] * weight(cells.count, full)
-            for c in cells { result[c] += share }
         }
         return result
     }

@@ -1,1 +1,263 @@
-// ONNX loader: see ONNXLoader.swift (in progress)
+import EvidentIR
+import Foundation
+import SwiftProtobuf
+
+/// Reads ONNX models into the EvidentIR.
+///
+/// Supported: IR version 3 and later, default-domain opsets 7 to 17, one non-constant
+/// graph input (FLOAT or DOUBLE) and one graph output. Initializers (also when listed as
+/// graph inputs) and `Constant` nodes are constants; every node whose operands are all
+/// constants is evaluated at load time, and `Shape` of an activation is a constant too,
+/// since every shape is known. The remaining nodes become EvidentIR operations with the
+/// operator's exact ONNX inference semantics: `Conv` (2-D, group 1 or depthwise), `Gemm`,
+/// `MatMul` (one constant operand), `Add`/`Sub`/`Mul`/`Div` with a constant,
+/// `Add`/`Sub` of two activations, `Relu`, `BatchNormalization`, `Flatten`, `Reshape`,
+/// `Identity`, `Dropout`, `Transpose`, `Squeeze`, `Unsqueeze`, `Concat`, `AveragePool`,
+/// `GlobalAveragePool`, `MaxPool` and `Pad` (constant mode, zero value).
+///
+/// Anything else (operator, attribute value, data type) throws an ``ONNXError`` that names
+/// the file and, where one is involved, the node, its operator and the opset. The loader
+/// never guesses.
+///
+/// **Dynamic shapes.** A symbolic (named or unset) first dimension of an input of rank 2 or
+/// more is the batch dimension and is taken as 1: the graph is built for one example, and
+/// evaluation adds its own batch dimension in front. Any other symbolic dimension is an error.
+public enum ONNXLoader {
+    /// The default-domain opsets the loader converts.
+    public static let supportedOpsets: ClosedRange<Int> = 7...17
+
+    /// Loads the ONNX model at `path`.
+    /// - Throws: ``ONNXError`` (naming `path`) when the file cannot be read or converted.
+    public static func load(path: String) throws -> Network {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw ONNXError.unreadableFile(source: path, reason: error.localizedDescription)
+        }
+        return try load(data: data, source: path)
+    }
+
+    /// Loads an ONNX model from its serialized bytes; `source` names it in errors and in
+    /// ``Network/source``.
+    /// - Throws: ``ONNXError`` when the bytes are not a model the loader can convert.
+    public static func load(data: Data, source: String) throws -> Network {
+        let model: Onnx_ModelProto
+        do {
+            model = try Onnx_ModelProto(serializedBytes: data)
+        } catch {
+            throw ONNXError.malformedModel(source: source, detail: "protobuf decoding failed (\(error))")
+        }
+        guard model.hasIrVersion, model.hasGraph else {
+            throw ONNXError.malformedModel(source: source, detail: data.isEmpty ? "the file is empty" : "no ir_version or graph field")
+        }
+        guard model.irVersion >= 3 else {
+            throw ONNXError.unsupportedIRVersion(source: source, version: Int(model.irVersion))
+        }
+        let opset = try defaultOpset(of: model, source: source)
+        return try GraphConverter.convert(model.graph, source: source, opset: opset)
+    }
+
+    /// The version of the default-domain (`""` or `"ai.onnx"`) opset the model imports.
+    private static func defaultOpset(of model: Onnx_ModelProto, source: String) throws -> Int {
+        let imports = model.opsetImport.filter { $0.domain.isEmpty || $0.domain == "ai.onnx" }
+        guard let first = imports.first else {
+            throw ONNXError.invalidGraph(source: source, detail: "the model imports no default-domain (ai.onnx) opset")
+        }
+        guard imports.allSatisfy({ $0.version == first.version }) else {
+            throw ONNXError.invalidGraph(source: source,
+                                         detail: "the model imports the default domain with several versions \(imports.map(\.version))")
+        }
+        let version = Int(first.version)
+        guard supportedOpsets.contains(version) else {
+            throw ONNXError.unsupportedOpset(source: source, domain: "", version: version)
+        }
+        return version
+    }
+}
+
+/// A value of the ONNX graph during conversion: known at load time, or an activation of the IR graph.
+enum Slot {
+    case constant(ConstantTensor)
+    case activation(ValueID)
+}
+
+/// Converts one ONNX graph, node by node, into a ``GraphBuilder``.
+struct GraphConverter {
+    let source: String
+    let opset: Int
+    var builder: GraphBuilder
+    /// ONNX value name -> what it holds.
+    var slots: [String: Slot] = [:]
+    /// Every value name some node or the graph output reads.
+    let usedNames: Set<String>
+    var parameterCount = 0
+
+    init(source: String, opset: Int, builder: GraphBuilder, usedNames: Set<String>) {
+        self.source = source
+        self.opset = opset
+        self.builder = builder
+        self.usedNames = usedNames
+    }
+
+    static func convert(_ graph: Onnx_GraphProto, source: String, opset: Int) throws -> Network {
+        func invalidGraph(_ detail: String) -> ONNXError { .invalidGraph(source: source, detail: detail) }
+        guard graph.sparseInitializer.isEmpty else {
+            throw invalidGraph("sparse initializers are not supported")
+        }
+
+        // Initializers are constants, also when the graph lists them as inputs too.
+        var constants = [String: ConstantTensor]()
+        var parameters = 0
+        for initializer in graph.initializer {
+            guard !initializer.name.isEmpty else { throw invalidGraph("an initializer has no name") }
+            guard constants[initializer.name] == nil else { throw invalidGraph("initializer '\(initializer.name)' is defined twice") }
+            let tensor = try ConstantTensor(proto: initializer, name: initializer.name, source: source)
+            if !tensor.elementType.isInteger { parameters += tensor.count }
+            constants[initializer.name] = tensor
+        }
+
+        let activationInputs = graph.input.filter { constants[$0.name] == nil }
+        guard activationInputs.count == 1, let input = activationInputs.first else {
+            throw invalidGraph("expected exactly one non-constant graph input, found \(activationInputs.count)"
+                + (activationInputs.isEmpty ? "" : " (\(activationInputs.map { "'\($0.name)'" }.joined(separator: ", ")))"))
+        }
+        guard graph.output.count == 1, let output = graph.output.first else {
+            throw invalidGraph("expected exactly one graph output, found \(graph.output.count)"
+                + (graph.output.isEmpty ? "" : " (\(graph.output.map { "'\($0.name)'" }.joined(separator: ", ")))"))
+        }
+        let inputShape = try Self.inputShape(of: input, source: source)
+
+        var used = Set(graph.node.flatMap(\.input))
+        used.insert(output.name)
+        var converter = GraphConverter(source: source, opset: opset,
+                                       builder: GraphBuilder(inputName: input.name, inputShape: inputShape),
+                                       usedNames: used)
+        converter.parameterCount = parameters
+        for (name, tensor) in constants { converter.slots[name] = .constant(tensor) }
+        converter.slots[input.name] = .activation(converter.builder.inputValue)
+
+        var operatorCounts = [String: Int]()
+        for (index, node) in graph.node.enumerated() {
+            operatorCounts[node.opType, default: 0] += 1
+            try converter.convert(node, index: index)
+        }
+
+        guard let result = converter.slots[output.name] else {
+            throw invalidGraph("graph output '\(output.name)' is not produced by any node")
+        }
+        guard case .activation(let outputValue) = result else {
+            throw invalidGraph("graph output '\(output.name)' is a constant that does not depend on the input")
+        }
+        let built: Graph
+        do {
+            built = try converter.builder.build(output: outputValue)
+        } catch {
+            throw invalidGraph("\(error)")
+        }
+        try Self.checkDeclaredShape(of: output, computed: built.outputShape, source: source)
+        return Network(graph: built, source: source, format: "onnx", sourceOperatorCounts: operatorCounts,
+                       parameterCount: converter.parameterCount, inputName: input.name, outputName: output.name)
+    }
+
+    /// The shape of the graph input, with a symbolic batch dimension taken as 1.
+    private static func inputShape(of input: Onnx_ValueInfoProto, source: String) throws -> [Int] {
+        func invalid(_ detail: String) -> ONNXError {
+            .invalidGraph(source: source, detail: "graph input '\(input.name)': \(detail)")
+        }
+        guard case .tensorType(let tensorType)? = input.type.value else {
+            throw invalid("only tensor inputs are supported")
+        }
+        let elementType = Int(tensorType.elemType)
+        guard elementType == 1 || elementType == 11 else {
+            throw ONNXError.unsupportedDataType(source: source, tensor: input.name, dataType: onnxDataTypeName(elementType))
+        }
+        guard tensorType.hasShape else { throw invalid("the input has no shape") }
+        let dims = tensorType.shape.dim
+        var shape = [Int]()
+        for (axis, dim) in dims.enumerated() {
+            if case .dimValue(let value)? = dim.value, value > 0 {
+                guard value <= maximumElementCount else { throw invalid("dimension \(axis) (\(value)) is too large") }
+                shape.append(Int(value))
+            } else if axis == 0 && dims.count >= 2 {
+                shape.append(1)  // symbolic batch dimension
+            } else {
+                let label: String
+                if case .dimParam(let name)? = dim.value { label = "'\(name)'" } else { label = "without a size" }
+                throw invalid("dimension \(axis) is symbolic (\(label)); only a symbolic leading batch dimension is supported")
+            }
+        }
+        guard boundedElementCount(shape) != nil else { throw invalid("shape \(shape) is too large") }
+        return shape
+    }
+
+    /// Throws when the graph output declares a shape that disagrees with the computed one
+    /// (symbolic and unset dimensions match anything): a cheap check that the conversion
+    /// reproduced the exporter's shapes.
+    private static func checkDeclaredShape(of output: Onnx_ValueInfoProto, computed: [Int], source: String) throws {
+        guard case .tensorType(let tensorType)? = output.type.value, tensorType.hasShape else { return }
+        let declared = tensorType.shape.dim
+        let agrees = declared.count == computed.count && zip(declared, computed).allSatisfy { dim, size in
+            if case .dimValue(let value)? = dim.value, value > 0 { return Int(value) == size }
+            return true
+        }
+        guard !agrees else { return }
+        let text = declared.map { dim -> String in
+            switch dim.value {
+            case .dimValue(let value)?: "\(value)"
+            case .dimParam(let name)?: name
+            case nil: "?"
+            }
+        }
+        throw ONNXError.invalidGraph(source: source, detail: "graph output '\(output.name)' is declared with shape [\(text.joined(separator: ", "))], but the loaded graph computes \(computed)")
+    }
+
+    // MARK: Nodes
+
+    /// Converts one node: folds it when all operands are constants, else emits IR operations.
+    mutating func convert(_ node: Onnx_NodeProto, index: Int) throws {
+        let name = node.name.isEmpty ? "\(node.opType)#\(index)" : node.name
+        let context = NodeContext(source: source, name: name, op: node.opType, opset: opset)
+        guard node.domain.isEmpty || node.domain == "ai.onnx" else {
+            throw ONNXError.unsupportedOperator(source: source, node: name, op: "\(node.domain).\(node.opType)", opset: opset)
+        }
+        var operands = [Slot?]()
+        for inputName in node.input {
+            if inputName.isEmpty {
+                operands.append(nil)
+            } else if let slot = slots[inputName] {
+                operands.append(slot)
+            } else {
+                throw context.invalid("input '\(inputName)' is not defined before this node")
+            }
+        }
+        for outputName in node.output where !outputName.isEmpty && slots[outputName] != nil {
+            throw context.invalid("output '\(outputName)' is already defined")
+        }
+        guard let firstOutput = node.output.first, !firstOutput.isEmpty else {
+            throw context.invalid("the node has no output")
+        }
+        var attributes = try NodeAttributes(node, context: context)
+        let call = NodeCall(context: context, operands: operands, outputs: node.output, usedNames: usedNames)
+        let allConstant = operands.allSatisfy { slot in
+            if case .activation? = slot { return false }
+            return true
+        }
+
+        let results: [Slot]
+        if allConstant || node.opType == "Shape" {
+            let folder = ConstantFolder(call: call, opset: opset, shapeOf: { [builder] in builder.shape(of: $0) })
+            let values = try folder.fold(&attributes)
+            if node.opType == "Constant", let value = values.first, !value.elementType.isInteger {
+                parameterCount += value.count
+            }
+            results = values.map { .constant($0) }
+        } else {
+            results = [try convertOperator(call, &attributes)]
+        }
+        try attributes.finish()
+        for (position, result) in results.enumerated() where position < node.output.count && !node.output[position].isEmpty {
+            slots[node.output[position]] = result
+        }
+    }
+}

@@ -65,9 +65,11 @@ struct KernelTests {
             let fx = Kernels.forward(node.operation, operands: xs, shapes: shapes, outputShape: outShape, batch: 1)
             let f0 = Kernels.forward(node.operation, operands: zeros, shapes: shapes, outputShape: outShape, batch: 1)
             let y = rng.uniforms(outShape.elementCount)
-            // Two stacked cotangent rows check the batching of the transpose as well.
+            // Two coefficient vectors (element-major: interleaved) check the batching as well.
             let y2 = rng.uniforms(outShape.elementCount)
-            let jt = try #require(Kernels.transpose(node.operation, cotangent: y + y2, rows: 2, shapes: shapes, outputShape: outShape))
+            let interleaved = Array(zip(y, y2).map { [$0, $1] }.joined())
+            let columns = try #require(Kernels.transpose(node.operation, columns: interleaved, count: 2, shapes: shapes, outputShape: outShape))
+            let jt = columns.map { c in stride(from: 0, to: c.count, by: 2).map { c[$0] } + stride(from: 1, to: c.count, by: 2).map { c[$0] } }
             let lhs = zip(zip(fx, f0).map { $0 - $1 }, y).reduce(0) { $0 + $1.0 * $1.1 }
             let rhs = zip(xs, jt).reduce(0.0) { acc, pair in
                 acc + zip(pair.0, pair.1.prefix(pair.0.count)).reduce(0) { $0 + $1.0 * $1.1 }

@@ -1,0 +1,244 @@
+import EvidentIR
+
+/// Transposed linear maps of the affine operations, on coefficient matrices stored
+/// element-major: a matrix for a value of `size` elements and `columns` independent
+/// coefficient vectors is `size × columns`, row-major, so the coefficients of one
+/// element for all vectors are contiguous. This is the layout of backward bound
+/// propagation (many specification rows at once) and of batched gradients: every
+/// elementwise step is a contiguous vector operation, and a convolution's transpose is
+/// one GEMM per input position with the vectors as the long dimension.
+extension Kernels {
+    /// `Jᵀ Λ` for an affine operation with Jacobian `J` (constant offsets play no part):
+    /// maps `columns` coefficient vectors on the output (`outputSize × columns`) to one
+    /// matrix per operand (`operandSize × columns`). Returns `nil` for ReLU and MaxPool.
+    public static func transpose(_ operation: GraphOperation, columns a: [Double], count n: Int,
+                                 shapes: [[Int]], outputShape: [Int]) -> [[Double]]? {
+        let shape = shapes[0]
+        switch operation {
+        case .relu, .maxPool:
+            return nil
+        case .convolution(let conv):
+            return [ConvolutionKernels.transpose(conv, columns: a, count: n, inputShape: shape)]
+        case .linear(let lin):
+            // Each item holds `groups` feature vectors on the last axis.
+            let groups = shape.elementCount / lin.inFeatures
+            var out = [Double](repeating: 0, count: groups * lin.inFeatures * n)
+            a.withUnsafeBufferPointer { pa in
+                lin.weight.scalars.withUnsafeBufferPointer { w in
+                    out.withUnsafeMutableBufferPointer { po in
+                        for g in 0..<groups {
+                            // [in × n] = Wᵀ [in × out] · Λ [out × n]
+                            BLAS.gemm(.transposed, .none, m: lin.inFeatures, n: n, k: lin.outFeatures,
+                                      a: w.baseAddress!, lda: lin.inFeatures,
+                                      b: pa.baseAddress! + g * lin.outFeatures * n,
+                                      c: po.baseAddress! + g * lin.inFeatures * n)
+                        }
+                    }
+                }
+            }
+            return [out]
+        case .addConstant, .reshape:
+            return [a]
+        case .multiplyConstant(let c):
+            return [scaleElements(a, n) { c.scalars[$0] }]
+        case .divideConstant(let c):
+            return [scaleElements(a, n) { 1 / c.scalars[$0] }]
+        case .channelAffine(let scale, _):
+            let inner = shape[2...].elementCount, channels = shape[1]
+            return [scaleElements(a, n) { scale[($0 / inner) % channels] }]
+        case .add:
+            return [a, a]
+        case .subtract:
+            return [a, a.map { -$0 }]
+        case .transpose(let permutation):
+            // Output element e comes from input element source(e): move each column block back.
+            let sources = permutationSources(shape: shape, permutation: permutation)
+            var out = [Double](repeating: 0, count: a.count)
+            for (e, s) in sources.enumerated() { copyBlock(from: a, e, to: &out, s, n, accumulate: false) }
+            return [out]
+        case .concat(let axis):
+            let outer = shape[..<axis].elementCount
+            let blocks = shapes.map { $0[axis...].elementCount }
+            var results = blocks.map { [Double](repeating: 0, count: outer * $0 * n) }
+            var cursor = 0
+            for o in 0..<outer {
+                for k in blocks.indices {
+                    let length = blocks[k] * n
+                    results[k].withUnsafeMutableBufferPointer { r in
+                        a.withUnsafeBufferPointer { pa in
+                            (r.baseAddress! + o * length).update(from: pa.baseAddress! + cursor, count: length)
+                        }
+                    }
+                    cursor += length
+                }
+            }
+            return results
+        case .pad(let pads):
+            let mapping = padMapping(shape: shape, pads: pads, outputShape: outputShape)
+            var out = [Double](repeating: 0, count: shape.elementCount * n)
+            for (i, target) in mapping.enumerated() { copyBlock(from: a, target, to: &out, i, n, accumulate: false) }
+            return [out]
+        case .averagePool(let window, let includePadding):
+            var out = [Double](repeating: 0, count: shape.elementCount * n)
+            forEachWindow(shape: shape, window: window, batch: 1) { o, cells, full in
+                let w = 1 / Double(includePadding ? full : cells.count)
+                for c in cells { addScaledBlock(from: a, o, to: &out, c, n, scale: w) }
+            }
+            return [out]
+        case .globalAveragePool:
+            let inner = shape[2] * shape[3], planes = shape[0] * shape[1]
+            var out = [Double](repeating: 0, count: planes * inner * n)
+            for p in 0..<planes {
+                for i in 0..<inner { addScaledBlock(from: a, p, to: &out, p * inner + i, n, scale: 1 / Double(inner)) }
+            }
+            return [out]
+        }
+    }
+
+    /// Multiplies the block of element `e` by `factor(e)`.
+    static func scaleElements(_ a: [Double], _ n: Int, _ factor: (Int) -> Double) -> [Double] {
+        var out = a
+        out.withUnsafeMutableBufferPointer { o in
+            for e in 0..<(a.count / max(n, 1)) {
+                let f = factor(e)
+                for j in (e * n)..<((e + 1) * n) { o[j] *= f }
+            }
+        }
+        return out
+    }
+
+    @inline(__always)
+    static func copyBlock(from a: [Double], _ source: Int, to out: inout [Double], _ target: Int, _ n: Int, accumulate: Bool) {
+        a.withUnsafeBufferPointer { pa in
+            out.withUnsafeMutableBufferPointer { po in
+                if accumulate {
+                    for j in 0..<n { po[target * n + j] += pa[source * n + j] }
+                } else {
+                    (po.baseAddress! + target * n).update(from: pa.baseAddress! + source * n, count: n)
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    static func addScaledBlock(from a: [Double], _ source: Int, to out: inout [Double], _ target: Int, _ n: Int, scale: Double) {
+        a.withUnsafeBufferPointer { pa in
+            out.withUnsafeMutableBufferPointer { po in
+                for j in 0..<n { po[target * n + j] += scale * pa[source * n + j] }
+            }
+        }
+    }
+
+    /// For a transpose with `permutation`, the input element each output element reads.
+    static func permutationSources(shape: [Int], permutation: [Int]) -> [Int] {
+        permute((0..<shape.elementCount).map(Double.init), shape: shape, permutation: permutation).map { Int($0) }
+    }
+
+    /// For zero padding, the output index of every input element.
+    static func padMapping(shape: [Int], pads: [Int], outputShape: [Int]) -> [Int] {
+        let rank = shape.count
+        let inStrides = shape.rowMajorStrides, outStrides = outputShape.rowMajorStrides
+        var offset = 0
+        for axis in 0..<rank { offset += pads[axis] * outStrides[axis] }
+        return (0..<shape.elementCount).map { flat in
+            var rest = flat, target = offset
+            for axis in 0..<rank {
+                let index = rest / inStrides[axis]
+                rest -= index * inStrides[axis]
+                target += index * outStrides[axis]
+            }
+            return target
+        }
+    }
+}
+
+extension ConvolutionKernels {
+    /// The transposed convolution on element-major coefficients (`M·OH·OW × n` to `C·H·W × n`).
+    ///
+    /// For every input position `q`, the output positions that read it through some kernel
+    /// offset are gathered into one block and multiplied by the matching slice of the
+    /// weights in one GEMM (`C/g × (offsets·M/g)` times `(offsets·M/g) × n`), so the
+    /// long dimension is the number of coefficient vectors and nothing is materialised
+    /// beyond one gathered block. Weight slices are cached per pattern of valid offsets.
+    public static func transpose(_ conv: Convolution, columns a: [Double], count n: Int, inputShape: [Int]) -> [Double] {
+        let geo = Geometry(conv, images: inputShape[0], inputShape: inputShape)
+        let images = inputShape[0]
+        let (c, h, w) = (geo.channels, geo.height, geo.width)
+        let (m, oh, ow) = (geo.outChannels, geo.outHeight, geo.outWidth)
+        let (cg, mg) = (geo.groupInChannels, geo.groupOutChannels)
+        let (kh, kw) = (conv.window.kernel.height, conv.window.kernel.width)
+        let (sh, sw) = (conv.window.strides.height, conv.window.strides.width)
+        let (dh, dw) = (conv.window.dilations.height, conv.window.dilations.width)
+        let (pt, pl) = (conv.window.pads.top, conv.window.pads.left)
+        let inPlane = h * w, outPlane = oh * ow
+        precondition(a.count == images * m * outPlane * n, "ConvolutionKernels.transpose: coefficient size mismatch")
+        var out = [Double](repeating: 0, count: images * c * inPlane * n)
+        var patterns = [[Int]: [Double]]()  // valid offsets -> weights [Cg × (offsets·Mg)] per group, stacked
+        var gathered = [Double](repeating: 0, count: kh * kw * mg * n)
+        var offsets = [Int](), sources = [Int]()
+        offsets.reserveCapacity(kh * kw)
+        sources.reserveCapacity(kh * kw)
+        for y in 0..<h {
+            for x in 0..<w {
+                // Output positions reading input (y, x), with their kernel offsets.
+                offsets.removeAll(keepingCapacity: true)
+                sources.removeAll(keepingCapacity: true)
+                for ky in 0..<kh {
+                    let ty = y + pt - ky * dh
+                    guard ty >= 0, ty % sh == 0, ty / sh < oh else { continue }
+                    for kx in 0..<kw {
+                        let tx = x + pl - kx * dw
+                        guard tx >= 0, tx % sw == 0, tx / sw < ow else { continue }
+                        offsets.append(ky * kw + kx)
+                        sources.append((ty / sh) * ow + tx / sw)
+                    }
+                }
+                if offsets.isEmpty { continue }
+                let depth = offsets.count * mg
+                if patterns[offsets] == nil {
+                    // weights[g][ci][(k, mi)] = W[g·Mg + mi, ci, offset_k]
+                    var wt = [Double](repeating: 0, count: geo.group * cg * depth)
+                    for g in 0..<geo.group {
+                        for ci in 0..<cg {
+                            for (k, offset) in offsets.enumerated() {
+                                for mi in 0..<mg {
+                                    wt[(g * cg + ci) * depth + k * mg + mi] =
+                                        conv.weight.scalars[((g * mg + mi) * cg + ci) * kh * kw + offset]
+                                }
+                            }
+                        }
+                    }
+                    patterns[offsets] = wt
+                }
+                let wt = patterns[offsets]!
+                let q = y * w + x
+                for image in 0..<images {
+                    for g in 0..<geo.group {
+                        a.withUnsafeBufferPointer { pa in
+                            gathered.withUnsafeMutableBufferPointer { gb in
+                                for (k, p) in sources.enumerated() {
+                                    for mi in 0..<mg {
+                                        let source = pa.baseAddress! + (((image * m + g * mg + mi) * outPlane) + p) * n
+                                        (gb.baseAddress! + (k * mg + mi) * n).update(from: source, count: n)
+                                    }
+                                }
+                            }
+                        }
+                        wt.withUnsafeBufferPointer { pw in
+                            gathered.withUnsafeBufferPointer { gb in
+                                out.withUnsafeMutableBufferPointer { po in
+                                    // [Cg × n] (rows strided by a plane) = Wt [Cg × depth] · gathered [depth × n]
+                                    BLAS.gemm(.none, .none, m: cg, n: n, k: depth,
+                                              a: pw.baseAddress! + g * cg * depth, lda: depth,
+                                              b: gb.baseAddress!, ldb: n,
+                                              c: po.baseAddress! + ((image * c + g * cg) * inPlane + q) * n, ldc: inPlane * n)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

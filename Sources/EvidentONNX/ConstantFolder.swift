@@ -1,0 +1,309 @@
+import EvidentIR
+
+/// Evaluates, at load time, a node whose operands are all constants (and `Shape`, whose
+/// result only depends on the operand's known shape). Exporters such as PyTorch compute
+/// `Reshape` targets this way (`Shape -> Gather -> Unsqueeze -> Concat -> Reshape`).
+///
+/// Arithmetic follows ONNX semantics exactly: FLOAT results are rounded to float32 after
+/// each operation (computing in Double and rounding once is the correctly rounded float32
+/// result for `+ - * /`), integer division truncates towards zero, and integer overflow
+/// or division by zero is an error rather than a wrapped value.
+struct ConstantFolder {
+    let call: NodeCall
+    let opset: Int
+    /// Shapes of activations (for `Shape`).
+    let shapeOf: (ValueID) -> [Int]
+
+    private var context: NodeContext { call.context }
+
+    func fold(_ attributes: inout NodeAttributes) throws -> [ConstantTensor] {
+        switch context.op {
+        case "Constant":
+            try call.requireInputs(0...0)
+            return [try constantValue(&attributes)]
+        case "Identity":
+            try call.requireInputs(1...1)
+            return [try call.constant(0, "input")]
+        case "Dropout":
+            try call.requireInputs(1...3)
+            try call.requireUnused(output: 1, "mask")
+            attributes.ignore("seed", "ratio")
+            if let training = try call.optionalConstant(2, "training_mode"), training.doubles.contains(where: { $0 != 0 }) {
+                throw context.unsupported("training_mode is true")
+            }
+            return [try call.constant(0, "input")]
+        case "Add", "Sub", "Mul", "Div":
+            try call.requireInputs(2...2)
+            return [try binary(try call.constant(0, "A"), try call.constant(1, "B"))]
+        case "Neg":
+            try call.requireInputs(1...1)
+            let x = try call.constant(0, "input")
+            switch x.elements {
+            case .real(let v): return [ConstantTensor(real: v.map { -$0 }, shape: x.shape, type: x.elementType)]
+            case .integer(let v):
+                guard !v.contains(Int64.min) else { throw context.invalid("integer overflow in Neg") }
+                return [ConstantTensor(elementType: x.elementType, shape: x.shape, elements: .integer(v.map { -$0 }))]
+            }
+        case "Relu":
+            try call.requireInputs(1...1)
+            let x = try call.constant(0, "input")
+            switch x.elements {
+            case .real(let v): return [ConstantTensor(real: v.map { Swift.max($0, 0) }, shape: x.shape, type: x.elementType)]
+            case .integer(let v): return [ConstantTensor(elementType: x.elementType, shape: x.shape, elements: .integer(v.map { Swift.max($0, 0) }))]
+            }
+        case "Reshape":
+            try call.requireInputs(2...2)
+            let x = try call.constant(0, "data")
+            let allowZero = opset >= 14 ? try attributes.int("allowzero", default: 0) != 0 : false
+            return [x.reshaped(try reshapeShape(x.shape, spec: try call.integers(1, "shape"), allowZero: allowZero, context))]
+        case "Flatten":
+            try call.requireInputs(1...1)
+            let x = try call.constant(0, "input")
+            return [x.reshaped(try flattenShape(x.shape, axis: try attributes.int("axis", default: 1), context))]
+        case "Squeeze":
+            try call.requireInputs(1...2)
+            let x = try call.constant(0, "data")
+            return [x.reshaped(try squeezeShape(x.shape, axes: try call.squeezeAxes(&attributes, opset: opset), context))]
+        case "Unsqueeze":
+            try call.requireInputs(1...2)
+            let x = try call.constant(0, "data")
+            guard let axes = try call.squeezeAxes(&attributes, opset: opset) else { throw context.invalid("axes are missing") }
+            return [x.reshaped(try unsqueezeShape(x.shape, axes: axes, context))]
+        case "Transpose":
+            try call.requireInputs(1...1)
+            let x = try call.constant(0, "data")
+            let perm = try transposePermutation(try attributes.ints("perm"), rank: x.shape.count, context)
+            let order = permute((0..<x.count).map { Double($0) }, shape: x.shape, permutation: perm).map { Int($0) }
+            return [x.gathering(order, shape: perm.map { x.shape[$0] })]
+        case "Concat":
+            return [try concat(&attributes)]
+        case "Gather":
+            return [try gather(&attributes)]
+        case "Cast":
+            return [try cast(&attributes)]
+        case "Shape":
+            return [try shape(&attributes)]
+        case "ConstantOfShape":
+            return [try constantOfShape(&attributes)]
+        case "Conv", "Gemm", "MatMul", "BatchNormalization", "AveragePool", "GlobalAveragePool", "MaxPool", "Pad":
+            throw context.unsupported("\(context.op) with only constant operands is not evaluated at load time")
+        default:
+            throw context.unsupportedOperator
+        }
+    }
+
+    // MARK: Constant
+
+    private func constantValue(_ attributes: inout NodeAttributes) throws -> ConstantTensor {
+        let supported = ["value", "value_float", "value_floats", "value_int", "value_ints"]
+        for other in ["sparse_value", "value_string", "value_strings"] where attributes.has(other) {
+            throw context.unsupportedAttribute(other, "only numeric constants are supported")
+        }
+        let present = supported.filter { attributes.has($0) }
+        guard present.count == 1 else {
+            throw context.invalid("a Constant needs exactly one value attribute, found \(present.isEmpty ? "none" : present.joined(separator: ", "))")
+        }
+        switch present[0] {
+        case "value":
+            guard let proto = try attributes.tensor("value") else { throw context.invalid("value is missing") }
+            let name = proto.name.isEmpty ? call.outputName : proto.name
+            return try ConstantTensor(proto: proto, name: name, source: context.source)
+        case "value_float":
+            return ConstantTensor(real: [try attributes.float("value_float") ?? 0], shape: [])
+        case "value_floats":
+            let values = try attributes.floats("value_floats") ?? []
+            return ConstantTensor(real: values, shape: [values.count])
+        case "value_int":
+            return ConstantTensor(int64: [Int64(try attributes.int("value_int") ?? 0)], shape: [])
+        default:
+            let values = (try attributes.ints("value_ints") ?? []).map { Int64($0) }
+            return ConstantTensor(int64: values, shape: [values.count])
+        }
+    }
+
+    // MARK: Arithmetic
+
+    private func binary(_ a: ConstantTensor, _ b: ConstantTensor) throws -> ConstantTensor {
+        guard let shape = broadcastShapes(a.shape, b.shape) else {
+            throw context.invalid("shapes \(a.shape) and \(b.shape) do not broadcast")
+        }
+        try requireBounded(shape, context)
+        let ia = broadcastSourceIndices(from: a.shape, to: shape)
+        let ib = broadcastSourceIndices(from: b.shape, to: shape)
+        switch (a.elements, b.elements) {
+        case let (.integer(x), .integer(y)):
+            var out = [Int64]()
+            out.reserveCapacity(ia.count)
+            for (i, j) in zip(ia, ib) {
+                let (value, overflow): (Int64, Bool)
+                switch context.op {
+                case "Add": (value, overflow) = x[i].addingReportingOverflow(y[j])
+                case "Sub": (value, overflow) = x[i].subtractingReportingOverflow(y[j])
+                case "Mul": (value, overflow) = x[i].multipliedReportingOverflow(by: y[j])
+                default:
+                    guard y[j] != 0 else { throw context.invalid("integer division by zero") }
+                    (value, overflow) = x[i].dividedReportingOverflow(by: y[j])  // truncates towards zero
+                }
+                guard !overflow else { throw context.invalid("integer overflow") }
+                out.append(value)
+            }
+            return ConstantTensor(elementType: a.elementType, shape: shape, elements: .integer(out))
+        case let (.real(x), .real(y)):
+            let roundToFloat = a.elementType == .float || b.elementType == .float
+            var out = [Double]()
+            out.reserveCapacity(ia.count)
+            for (i, j) in zip(ia, ib) {
+                var value: Double
+                switch context.op {
+                case "Add": value = x[i] + y[j]
+                case "Sub": value = x[i] - y[j]
+                case "Mul": value = x[i] * y[j]
+                default: value = x[i] / y[j]
+                }
+                if roundToFloat { value = Double(Float(value)) }
+                out.append(value)
+            }
+            return ConstantTensor(real: out, shape: shape, type: a.elementType)
+        default:
+            throw context.invalid("operands have different element types \(a.elementType.onnxName) and \(b.elementType.onnxName)")
+        }
+    }
+
+    // MARK: Data movement
+
+    private func concat(_ attributes: inout NodeAttributes) throws -> ConstantTensor {
+        guard !call.operands.isEmpty else { throw context.invalid("expects at least one input") }
+        let parts = try call.operands.indices.map { try call.constant($0, "input") }
+        guard let axisAttribute = try attributes.int("axis") else { throw context.invalid("the axis attribute is missing") }
+        let first = parts[0]
+        let axis = try normalizeAxis(axisAttribute, rank: first.shape.count, context)
+        var shape = first.shape
+        shape[axis] = 0
+        for part in parts {
+            guard part.shape.count == first.shape.count,
+                  part.shape.indices.allSatisfy({ $0 == axis || part.shape[$0] == first.shape[$0] }) else {
+                throw context.invalid("input shapes \(parts.map(\.shape)) do not match outside axis \(axis)")
+            }
+            guard part.elementType.isInteger == first.elementType.isInteger else {
+                throw context.invalid("inputs mix element types \(first.elementType.onnxName) and \(part.elementType.onnxName)")
+            }
+            shape[axis] += part.shape[axis]
+        }
+        let outer = first.shape[..<axis].elementCount
+        let inner = first.shape[(axis + 1)...].elementCount
+        switch first.elements {
+        case .real:
+            var out = [Double]()
+            out.reserveCapacity(shape.elementCount)
+            let sources = parts.map(\.doubles)
+            for o in 0..<outer {
+                for (part, values) in zip(parts, sources) {
+                    let block = part.shape[axis] * inner
+                    out.append(contentsOf: values[(o * block)..<((o + 1) * block)])
+                }
+            }
+            return ConstantTensor(real: out, shape: shape, type: first.elementType)
+        case .integer:
+            var out = [Int64]()
+            out.reserveCapacity(shape.elementCount)
+            let sources = parts.map { $0.integers ?? [] }
+            for o in 0..<outer {
+                for (part, values) in zip(parts, sources) {
+                    let block = part.shape[axis] * inner
+                    out.append(contentsOf: values[(o * block)..<((o + 1) * block)])
+                }
+            }
+            return ConstantTensor(elementType: first.elementType, shape: shape, elements: .integer(out))
+        }
+    }
+
+    private func gather(_ attributes: inout NodeAttributes) throws -> ConstantTensor {
+        try call.requireInputs(2...2)
+        let data = try call.constant(0, "data")
+        let indexTensor = try call.constant(1, "indices")
+        guard let indices = indexTensor.integers else {
+            throw context.invalid("indices must be integers, got \(indexTensor.elementType.onnxName)")
+        }
+        guard !data.shape.isEmpty else { throw context.invalid("data must have rank 1 or more") }
+        let axis = try normalizeAxis(try attributes.int("axis", default: 0), rank: data.shape.count, context)
+        let size = data.shape[axis]
+        try requireBounded(Array(data.shape[..<axis]) + indexTensor.shape + Array(data.shape[(axis + 1)...]), context)
+        let outer = data.shape[..<axis].elementCount
+        let inner = data.shape[(axis + 1)...].elementCount
+        var picks = [Int]()
+        picks.reserveCapacity(outer * indices.count * inner)
+        let resolved = try indices.map { raw -> Int in
+            let index = Int(raw)
+            guard index >= -size && index < size else { throw context.invalid("index \(index) is out of range for axis size \(size)") }
+            return index < 0 ? index + size : index
+        }
+        for o in 0..<outer {
+            for index in resolved {
+                let base = (o * size + index) * inner
+                picks.append(contentsOf: base..<(base + inner))
+            }
+        }
+        let shape = Array(data.shape[..<axis]) + indexTensor.shape + Array(data.shape[(axis + 1)...])
+        return data.gathering(picks, shape: shape)
+    }
+
+    private func cast(_ attributes: inout NodeAttributes) throws -> ConstantTensor {
+        try call.requireInputs(1...1)
+        let x = try call.constant(0, "input")
+        guard let code = try attributes.int("to") else { throw context.invalid("the attribute 'to' is missing") }
+        guard let target = ConstantTensor.ElementType(onnxCode: code) else {
+            throw context.unsupportedAttribute("to", "casting to \(onnxDataTypeName(code)) is not supported")
+        }
+        switch (x.elements, target.isInteger) {
+        case let (.real(v), false):
+            return ConstantTensor(real: target == .float ? v.map { Double(Float($0)) } : v, shape: x.shape, type: target)
+        case let (.integer(v), false):
+            return ConstantTensor(real: v.map { target == .float ? Double(Float($0)) : Double($0) }, shape: x.shape, type: target)
+        case let (.real(v), true):
+            let converted = try v.map { value -> Int64 in
+                let truncated = value.rounded(.towardZero)
+                guard truncated.isFinite, truncated >= -9.223372036854775808e18, truncated < 9.223372036854775808e18 else {
+                    throw context.invalid("cannot cast \(value) to \(target.onnxName)")
+                }
+                let integer = Int64(truncated)
+                return target == .int32 ? Int64(Int32(truncatingIfNeeded: integer)) : integer
+            }
+            return ConstantTensor(elementType: target, shape: x.shape, elements: .integer(converted))
+        case let (.integer(v), true):
+            let converted = target == .int32 ? v.map { Int64(Int32(truncatingIfNeeded: $0)) } : v
+            return ConstantTensor(elementType: target, shape: x.shape, elements: .integer(converted))
+        }
+    }
+
+    private func shape(_ attributes: inout NodeAttributes) throws -> ConstantTensor {
+        try call.requireInputs(1...1)
+        let shape: [Int]
+        switch call.operand(0) {
+        case .constant(let tensor)?: shape = tensor.shape
+        case .activation(let value)?: shape = shapeOf(value)
+        case nil: throw context.invalid("the input is missing")
+        }
+        var start = 0
+        var end = shape.count
+        if opset >= 15 {
+            // Negative bounds count from the end; both are clamped to [0, rank].
+            func clamp(_ bound: Int) -> Int { Swift.min(Swift.max(bound < 0 ? bound + shape.count : bound, 0), shape.count) }
+            start = clamp(try attributes.int("start", default: 0))
+            end = clamp(try attributes.int("end", default: shape.count))
+        }
+        let dims = start < end ? Array(shape[start..<end]) : []
+        return ConstantTensor(int64: dims.map { Int64($0) }, shape: [dims.count])
+    }
+
+    private func constantOfShape(_ attributes: inout NodeAttributes) throws -> ConstantTensor {
+        try call.requireInputs(1...1)
+        let dims = try call.integers(0, "shape")
+        try requireBounded(dims, context)
+        var fill = ConstantTensor(real: [0], shape: [1])
+        if let proto = try attributes.tensor("value") {
+            fill = try ConstantTensor(proto: proto, name: proto.name.isEmpty ? call.outputName : proto.name, source: context.source)
+            guard fill.count == 1 else { throw context.invalid("value must hold one element, got \(fill.count)") }
+        }
+        return fill.gathering(Array(repeating: 0, count: dims.elementCount), shape: dims)
+    }
+}

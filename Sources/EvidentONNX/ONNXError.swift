@@ -1,0 +1,104 @@
+import Foundation
+
+/// Everything that can go wrong while loading an ONNX model.
+///
+/// Every case carries the file (`source`) and, where one is involved, the node's name,
+/// its `op_type` and the model's default-domain opset, so that the message alone tells a
+/// user which part of which file the loader could not handle. Unnamed nodes are called
+/// `<op_type>#<index>` after their position in the graph's node list.
+public enum ONNXError: Error, LocalizedError, Equatable {
+    /// The file could not be read.
+    case unreadableFile(source: String, reason: String)
+    /// The bytes are not a well-formed ONNX protobuf (for example a truncated file).
+    case malformedModel(source: String, detail: String)
+    /// The model's `ir_version` is older than 3.
+    case unsupportedIRVersion(source: String, version: Int)
+    /// The model imports no default-domain opset, or one outside 7...17.
+    case unsupportedOpset(source: String, domain: String, version: Int)
+    /// A node uses an operator the loader does not convert.
+    case unsupportedOperator(source: String, node: String, op: String, opset: Int)
+    /// A node's attribute has a value the loader does not convert (for example `group = 2`).
+    case unsupportedAttribute(source: String, node: String, op: String, opset: Int, attribute: String, detail: String)
+    /// A node is used in a way the loader does not convert (for example `c / x`, or a
+    /// product of two activations).
+    case unsupportedUsage(source: String, node: String, op: String, opset: Int, detail: String)
+    /// A tensor (initializer, constant or graph input) has an element type the loader does not read.
+    case unsupportedDataType(source: String, tensor: String, dataType: String)
+    /// A stored tensor is inconsistent (data length does not match its shape) or stored in a way
+    /// the loader does not read (external data).
+    case invalidTensor(source: String, tensor: String, detail: String)
+    /// A node's operands or attributes contradict the ONNX operator specification.
+    case invalidNode(source: String, node: String, op: String, opset: Int, detail: String)
+    /// The graph as a whole does not fit: wrong number of inputs or outputs, undefined values, ...
+    case invalidGraph(source: String, detail: String)
+
+    /// The file the error concerns.
+    public var source: String {
+        switch self {
+        case let .unreadableFile(source, _), let .malformedModel(source, _), let .unsupportedIRVersion(source, _),
+             let .unsupportedOpset(source, _, _), let .unsupportedOperator(source, _, _, _),
+             let .unsupportedAttribute(source, _, _, _, _, _), let .unsupportedUsage(source, _, _, _, _),
+             let .unsupportedDataType(source, _, _), let .invalidTensor(source, _, _),
+             let .invalidNode(source, _, _, _, _), let .invalidGraph(source, _):
+            source
+        }
+    }
+
+    /// A sentence naming the file and, where relevant, the node, operator and opset.
+    public var errorDescription: String? {
+        func nodeText(_ node: String, _ op: String, _ opset: Int) -> String {
+            "node '\(node)' (\(op), opset \(opset))"
+        }
+        switch self {
+        case let .unreadableFile(source, reason):
+            return "\(source): cannot read the ONNX file: \(reason)"
+        case let .malformedModel(source, detail):
+            return "\(source): not a valid ONNX model (the file may be truncated or corrupt): \(detail)"
+        case let .unsupportedIRVersion(source, version):
+            return "\(source): ONNX IR version \(version) is not supported (3 or later is needed)"
+        case let .unsupportedOpset(source, domain, version):
+            let name = domain.isEmpty ? "default-domain" : "'\(domain)'"
+            return "\(source): \(name) opset \(version) is not supported (default-domain opsets 7 to 17 are)"
+        case let .unsupportedOperator(source, node, op, opset):
+            return "\(source): \(nodeText(node, op, opset)): operator \(op) is not supported"
+        case let .unsupportedAttribute(source, node, op, opset, attribute, detail):
+            return "\(source): \(nodeText(node, op, opset)): attribute '\(attribute)' is not supported: \(detail)"
+        case let .unsupportedUsage(source, node, op, opset, detail):
+            return "\(source): \(nodeText(node, op, opset)): unsupported: \(detail)"
+        case let .unsupportedDataType(source, tensor, dataType):
+            return "\(source): tensor '\(tensor)' has data type \(dataType), which the loader does not read "
+                + "(stored tensors may be FLOAT, DOUBLE, INT64 or INT32; the network input FLOAT or DOUBLE)"
+        case let .invalidTensor(source, tensor, detail):
+            return "\(source): tensor '\(tensor)': \(detail)"
+        case let .invalidNode(source, node, op, opset, detail):
+            return "\(source): \(nodeText(node, op, opset)): \(detail)"
+        case let .invalidGraph(source, detail):
+            return "\(source): \(detail)"
+        }
+    }
+}
+
+/// Where in the file a node conversion happens, to build errors that name it.
+struct NodeContext {
+    var source: String
+    /// The node's name, or `<op_type>#<index>` for unnamed nodes.
+    var name: String
+    var op: String
+    var opset: Int
+
+    func invalid(_ detail: String) -> ONNXError {
+        .invalidNode(source: source, node: name, op: op, opset: opset, detail: detail)
+    }
+
+    func unsupported(_ detail: String) -> ONNXError {
+        .unsupportedUsage(source: source, node: name, op: op, opset: opset, detail: detail)
+    }
+
+    func unsupportedAttribute(_ attribute: String, _ detail: String) -> ONNXError {
+        .unsupportedAttribute(source: source, node: name, op: op, opset: opset, attribute: attribute, detail: detail)
+    }
+
+    var unsupportedOperator: ONNXError {
+        .unsupportedOperator(source: source, node: name, op: op, opset: opset)
+    }
+}

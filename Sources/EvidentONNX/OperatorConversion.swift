@@ -1,0 +1,537 @@
+import EvidentIR
+
+// Conversion of ONNX nodes with at least one activation operand into EvidentIR operations.
+// Each conversion reproduces the operator's ONNX inference semantics exactly; where an
+// operator maps onto several IR operations (for example a MatMul whose constant comes
+// first), the intermediate nodes are named `<node>/<step>` and the last one carries the
+// node's own name and output.
+
+extension GraphConverter {
+    func shape(_ value: ValueID) -> [Int] { builder.shape(of: value) }
+
+    /// Appends one IR node for `call`. `step` names an intermediate node; `nil` is the node's result.
+    mutating func emit(_ operation: GraphOperation, _ inputs: [ValueID], _ call: NodeCall, step: String? = nil) throws -> ValueID {
+        let name = step.map { "\(call.context.name)/\($0)" } ?? call.context.name
+        let output = step.map { "\(call.outputName)/\($0)" } ?? call.outputName
+        do {
+            return try builder.add(operation, inputs: inputs, name: name, outputName: output)
+        } catch let error as IRError {
+            throw call.context.invalid(error.description)
+        }
+    }
+
+    /// Appends a chain of single-operand operations; the last one is the node's result.
+    mutating func emitChain(_ input: ValueID, _ steps: [(label: String, operation: GraphOperation)], _ call: NodeCall) throws -> ValueID {
+        var value = input
+        for (index, step) in steps.enumerated() {
+            value = try emit(step.operation, [value], call, step: index == steps.count - 1 ? nil : step.label)
+        }
+        return value
+    }
+
+    /// Converts a node that has at least one activation operand.
+    mutating func convertOperator(_ call: NodeCall, _ attributes: inout NodeAttributes) throws -> Slot {
+        let op = call.context.op
+        switch op {
+        case "Conv":
+            return .activation(try convertConv(call, &attributes))
+        case "Gemm":
+            return .activation(try convertGemm(call, &attributes))
+        case "MatMul":
+            try call.requireInputs(2...2)
+            return .activation(try convertMatMul(call))
+        case "Add", "Sub", "Mul", "Div":
+            try call.requireInputs(2...2)
+            return .activation(try convertElementwise(call))
+        case "Relu":
+            try call.requireInputs(1...1)
+            return .activation(try emit(.relu, [try call.activation(0, "input")], call))
+        case "BatchNormalization":
+            return .activation(try convertBatchNormalization(call, &attributes))
+        case "Flatten":
+            try call.requireInputs(1...1)
+            let x = try call.activation(0, "input")
+            let target = try flattenShape(shape(x), axis: try attributes.int("axis", default: 1), call.context)
+            return .activation(try emit(.reshape(target), [x], call))
+        case "Reshape":
+            try call.requireInputs(2...2)
+            let x = try call.activation(0, "data")
+            let allowZero = opset >= 14 ? try attributes.int("allowzero", default: 0) != 0 : false
+            let target = try reshapeShape(shape(x), spec: try call.integers(1, "shape"), allowZero: allowZero, call.context)
+            return .activation(try emit(.reshape(target), [x], call))
+        case "Squeeze", "Unsqueeze":
+            let x = try call.activation(0, "data")
+            let axes = try call.squeezeAxes(&attributes, opset: opset)
+            let target: [Int]
+            if op == "Squeeze" {
+                target = try squeezeShape(shape(x), axes: axes, call.context)
+            } else {
+                guard let axes else { throw call.context.invalid("axes are missing") }
+                target = try unsqueezeShape(shape(x), axes: axes, call.context)
+            }
+            return .activation(try emit(.reshape(target), [x], call))
+        case "Identity":
+            try call.requireInputs(1...1)
+            return .activation(try call.activation(0, "input"))
+        case "Dropout":
+            // Inference: the identity. Only the mask output would differ.
+            try call.requireInputs(1...3)
+            try call.requireUnused(output: 1, "mask")
+            attributes.ignore("seed", "ratio")
+            if case .activation? = call.operand(2) {
+                throw call.context.unsupported("training_mode depends on the network input")
+            }
+            if let training = try call.optionalConstant(2, "training_mode"), training.doubles.contains(where: { $0 != 0 }) {
+                throw call.context.unsupported("training_mode is true")
+            }
+            return .activation(try call.activation(0, "data"))
+        case "Transpose":
+            try call.requireInputs(1...1)
+            let x = try call.activation(0, "data")
+            let perm = try transposePermutation(try attributes.ints("perm"), rank: shape(x).count, call.context)
+            return .activation(try emit(.transpose(perm), [x], call))
+        case "Concat":
+            guard !call.operands.isEmpty else { throw call.context.invalid("expects at least one input") }
+            let inputs = try call.operands.indices.map { try call.activation($0, "input") }
+            guard let axis = try attributes.int("axis") else { throw call.context.invalid("the axis attribute is missing") }
+            let normalized = try normalizeAxis(axis, rank: shape(inputs[0]).count, call.context)
+            return .activation(try emit(.concat(axis: normalized), inputs, call))
+        case "AveragePool", "MaxPool":
+            return .activation(try convertPool(call, &attributes))
+        case "GlobalAveragePool":
+            try call.requireInputs(1...1)
+            let x = try call.activation(0, "X")
+            guard shape(x).count == 4 else {
+                throw call.context.unsupported("only 2-D pooling (input of rank 4) is supported; the input has shape \(shape(x))")
+            }
+            return .activation(try emit(.globalAveragePool, [x], call))
+        case "Pad":
+            return .activation(try convertPad(call, &attributes))
+        case "Cast", "Gather", "Neg", "ConstantOfShape":
+            throw call.context.unsupported("\(op) is only converted when all its operands are constants (it is then evaluated at load time)")
+        default:
+            throw call.context.unsupportedOperator
+        }
+    }
+
+    // MARK: Convolution and pooling
+
+    /// The window of a 2-D Conv or pooling node: strides, dilations and explicit pads,
+    /// resolving `auto_pad` as ONNX specifies (SAME: output size `ceil(in / stride)`, the
+    /// odd padding cell after the image for SAME_UPPER, before it for SAME_LOWER).
+    private func window(_ call: NodeCall, _ attributes: inout NodeAttributes, input: [Int],
+                        kernel: [Int], dilationsAllowed: Bool) throws -> Window2D {
+        let context = call.context
+        let strides = try attributes.ints("strides") ?? [1, 1]
+        guard strides.count == 2, strides.allSatisfy({ $0 > 0 }) else { throw context.invalid("strides \(strides) must be two positive numbers") }
+        let dilations = dilationsAllowed ? try attributes.ints("dilations") ?? [1, 1] : [1, 1]
+        guard dilations.count == 2, dilations.allSatisfy({ $0 > 0 }) else { throw context.invalid("dilations \(dilations) must be two positive numbers") }
+        guard kernel.count == 2, kernel.allSatisfy({ $0 > 0 }) else { throw context.invalid("kernel shape \(kernel) must be two positive numbers") }
+        for (name, values) in [("strides", strides), ("dilations", dilations), ("kernel_shape", kernel)]
+        where values.contains(where: { $0 > maximumWindowAttribute }) {
+            throw context.invalid("\(name) \(values) are implausibly large")
+        }
+
+        let autoPad = try attributes.string("auto_pad") ?? "NOTSET"
+        let explicit = try attributes.ints("pads")
+        var pads = [0, 0, 0, 0]
+        switch autoPad {
+        case "NOTSET":
+            if let explicit {
+                guard explicit.count == 4 else { throw context.invalid("pads \(explicit) must have 4 entries for 2-D") }
+                guard explicit.allSatisfy({ $0 >= 0 }) else { throw context.unsupportedAttribute("pads", "negative pads \(explicit) are not supported") }
+                guard explicit.allSatisfy({ $0 <= maximumWindowAttribute }) else { throw context.invalid("pads \(explicit) are implausibly large") }
+                pads = explicit
+            }
+        case "VALID", "SAME_UPPER", "SAME_LOWER":
+            if let explicit, explicit.contains(where: { $0 != 0 }) {
+                throw context.invalid("pads \(explicit) cannot be combined with auto_pad \(autoPad)")
+            }
+            if autoPad != "VALID" {
+                for axis in 0..<2 {
+                    let size = input[2 + axis]
+                    let output = (size + strides[axis] - 1) / strides[axis]
+                    let extent = dilations[axis] * (kernel[axis] - 1) + 1
+                    let total = Swift.max(0, (output - 1) * strides[axis] + extent - size)
+                    let small = total / 2
+                    pads[axis] = autoPad == "SAME_UPPER" ? small : total - small
+                    pads[axis + 2] = total - pads[axis]
+                }
+            }
+        default:
+            throw context.unsupportedAttribute("auto_pad", "value '\(autoPad)' is not one of NOTSET, VALID, SAME_UPPER, SAME_LOWER")
+        }
+        return Window2D(kernel: (kernel[0], kernel[1]), strides: (strides[0], strides[1]),
+                        dilations: (dilations[0], dilations[1]), pads: (pads[0], pads[1], pads[2], pads[3]))
+    }
+
+    private mutating func convertConv(_ call: NodeCall, _ attributes: inout NodeAttributes) throws -> ValueID {
+        try call.requireInputs(2...3)
+        let x = try call.activation(0, "input X")
+        let xs = shape(x)
+        guard xs.count == 4 else {
+            throw call.context.unsupported("only 2-D convolutions (input of rank 4) are supported; the input has shape \(xs)")
+        }
+        let weight = try call.realConstant(1, "weight W")
+        guard weight.shape.count == 4 else { throw call.context.invalid("weight shape \(weight.shape) is not [M, C/group, kH, kW]") }
+        let bias = call.operand(2) == nil ? nil : try call.realConstant(2, "bias B")
+        let kernel = Array(weight.shape[2...])
+        if let declared = try attributes.ints("kernel_shape"), declared != kernel {
+            throw call.context.invalid("kernel_shape \(declared) disagrees with the weight shape \(weight.shape)")
+        }
+        let group = try attributes.int("group", default: 1)
+        let channels = xs[1]
+        guard group == 1 || (group == channels && weight.shape[1] == 1) else {
+            throw call.context.unsupportedAttribute(
+                "group", "group \(group) with \(channels) input channels; only 1 and depthwise (group equal to the channel count) are supported")
+        }
+        let window = try window(call, &attributes, input: xs, kernel: kernel, dilationsAllowed: true)
+        let convolution = Convolution(weight: weight.irTensor, bias: bias?.irTensor, window: window, group: group)
+        return try emit(.convolution(convolution), [x], call)
+    }
+
+    private mutating func convertPool(_ call: NodeCall, _ attributes: inout NodeAttributes) throws -> ValueID {
+        let isMax = call.context.op == "MaxPool"
+        try call.requireInputs(1...1)
+        let x = try call.activation(0, "X")
+        let xs = shape(x)
+        guard let kernel = try attributes.ints("kernel_shape") else { throw call.context.invalid("kernel_shape is missing") }
+        guard xs.count == 4, kernel.count == 2 else {
+            throw call.context.unsupported("only 2-D pooling (input of rank 4) is supported; the input has shape \(xs)")
+        }
+        if isMax {
+            try call.requireUnused(output: 1, "Indices")
+            attributes.ignore("storage_order")  // only affects Indices
+        }
+        let window = try window(call, &attributes, input: xs, kernel: kernel, dilationsAllowed: isMax && opset >= 10)
+        let ceilMode = opset >= 10 ? try attributes.int("ceil_mode", default: 0) : 0
+        if ceilMode != 0 {
+            // Rounding up only changes the output size when the last window does not end
+            // exactly on the padded input's edge.
+            let pads = [window.pads.top + window.pads.bottom, window.pads.left + window.pads.right]
+            let strides = [window.strides.height, window.strides.width]
+            let extents = [window.dilations.height * (kernel[0] - 1) + 1, window.dilations.width * (kernel[1] - 1) + 1]
+            for axis in 0..<2 where (xs[2 + axis] + pads[axis] - extents[axis]) % strides[axis] != 0 {
+                throw call.context.unsupportedAttribute("ceil_mode", "ceil_mode = 1 gives a larger output than floor rounding for input \(xs); only floor rounding is supported")
+            }
+        }
+        if isMax {
+            return try emit(.maxPool(window), [x], call)
+        }
+        let countPadding = try attributes.int("count_include_pad", default: 0) != 0
+        return try emit(.averagePool(window, countIncludesPadding: countPadding), [x], call)
+    }
+
+    private mutating func convertPad(_ call: NodeCall, _ attributes: inout NodeAttributes) throws -> ValueID {
+        let mode = try attributes.string("mode") ?? "constant"
+        let pads: [Int]
+        let value: Double
+        let x: ValueID
+        if opset < 11 {
+            try call.requireInputs(1...1)
+            x = try call.activation(0, "data")
+            guard let given = try attributes.ints("pads") else { throw call.context.invalid("pads is missing") }
+            pads = given
+            value = try attributes.float("value", default: 0)
+            if value != 0 { throw call.context.unsupportedAttribute("value", "padding value \(value); only 0 is supported") }
+        } else {
+            try call.requireInputs(2...3)
+            x = try call.activation(0, "data")
+            pads = try call.integers(1, "pads")
+            let constant = try call.optionalConstant(2, "constant_value")
+            value = constant?.doubles.first ?? 0
+            if let constant, constant.count != 1 { throw call.context.invalid("constant_value must hold one element") }
+            if value != 0 { throw call.context.unsupported("constant_value \(value); only 0 is supported") }
+        }
+        guard mode == "constant" else {
+            throw call.context.unsupportedAttribute("mode", "mode '\(mode)'; only 'constant' is supported")
+        }
+        let rank = shape(x).count
+        guard pads.count == 2 * rank else { throw call.context.invalid("pads \(pads) must have \(2 * rank) entries for rank \(rank)") }
+        guard pads.allSatisfy({ $0 >= 0 }) else {
+            throw call.context.unsupported("negative pads \(pads) (cropping)")
+        }
+        guard pads.allSatisfy({ $0 <= maximumElementCount }) else { throw call.context.invalid("pads \(pads) are too large") }
+        try requireBounded(shape(x).indices.map { shape(x)[$0] + pads[$0] + pads[rank + $0] }, call.context)
+        return try emit(.pad(pads), [x], call)
+    }
+
+    // MARK: Affine maps
+
+    private mutating func convertBatchNormalization(_ call: NodeCall, _ attributes: inout NodeAttributes) throws -> ValueID {
+        try call.requireInputs(5...5)
+        let x = try call.activation(0, "X")
+        let xs = shape(x)
+        guard xs.count >= 2 else { throw call.context.invalid("input shape \(xs) has no channel axis") }
+        let channels = xs[1]
+        let roles = ["scale", "B", "input_mean", "input_var"]
+        let parameters = try (1...4).map { index -> [Double] in
+            let tensor = try call.realConstant(index, roles[index - 1])
+            guard tensor.shape == [channels] else {
+                throw call.context.invalid("\(roles[index - 1]) has shape \(tensor.shape), expected [\(channels)]")
+            }
+            return tensor.doubles
+        }
+        // The default epsilon is the float32 1e-5 that runtimes use.
+        let epsilon = try attributes.float("epsilon") ?? Double(Float(1e-5))
+        attributes.ignore("momentum")
+        if opset < 9, try attributes.int("spatial", default: 1) != 1 {
+            throw call.context.unsupportedAttribute("spatial", "spatial = 0 (per-activation statistics) is not supported")
+        }
+        if opset >= 14, try attributes.int("training_mode", default: 0) != 0 {
+            throw call.context.unsupportedAttribute("training_mode", "training mode is not supported")
+        }
+        for position in 1..<5 { try call.requireUnused(output: position, "training statistics") }
+        // y = (x - mean) / sqrt(var + eps) * gamma + beta = x * scale + shift, in Double.
+        let (gamma, beta, mean, variance) = (parameters[0], parameters[1], parameters[2], parameters[3])
+        var scale = [Double](repeating: 0, count: channels)
+        var shift = [Double](repeating: 0, count: channels)
+        for c in 0..<channels {
+            scale[c] = gamma[c] / (variance[c] + epsilon).squareRoot()
+            shift[c] = beta[c] - mean[c] * scale[c]
+        }
+        return try emit(.channelAffine(scale: scale, shift: shift), [x], call)
+    }
+
+    /// `Gemm`: `Y = alpha · A' · B' + beta · C` with `A' = transA ? Aᵀ : A` (and so for B).
+    /// The constant operand becomes a `.linear`; C becomes its bias when it is constant
+    /// along the axis the linear map produces, else an `addConstant`.
+    private mutating func convertGemm(_ call: NodeCall, _ attributes: inout NodeAttributes) throws -> ValueID {
+        try call.requireInputs(2...3)
+        let alpha = try attributes.float("alpha", default: 1)
+        let beta = try attributes.float("beta", default: 1)
+        let transA = try attributes.int("transA", default: 0) != 0
+        let transB = try attributes.int("transB", default: 0) != 0
+        let context = call.context
+        if case .activation? = call.operand(2) {
+            throw context.unsupported("C depends on the network input; only a constant C is supported")
+        }
+        let c = call.operand(2) == nil ? nil : try call.realConstant(2, "C")
+
+        func scaled(_ t: Tensor, _ factor: Double) -> Tensor {
+            factor == 1 ? t : Tensor(shape: t.shape, scalars: t.scalars.map { factor * $0 })
+        }
+        func matrix(_ tensor: ConstantTensor, _ role: String) throws -> Tensor {
+            guard tensor.shape.count == 2, !tensor.elementType.isInteger else {
+                throw context.invalid("\(role) must be a FLOAT or DOUBLE matrix, got \(tensor.elementType.onnxName) of shape \(tensor.shape)")
+            }
+            return tensor.irTensor
+        }
+        /// beta · C broadcast to [M, N], and C's shape padded to rank 2.
+        func broadcastC(_ m: Int, _ n: Int) throws -> (Tensor, [Int])? {
+            guard let c else { return nil }
+            guard c.shape.count <= 2, let full = c.irTensor.broadcast(to: [m, n]) else {
+                throw context.invalid("C of shape \(c.shape) does not broadcast to [\(m), \(n)]")
+            }
+            return (scaled(full, beta), Array(repeating: 1, count: 2 - c.shape.count) + c.shape)
+        }
+
+        switch (call.operand(0), call.operand(1)) {
+        case (.activation(let a)?, .constant(let bConstant)?):
+            guard shape(a).count == 2 else { throw context.invalid("A must be a matrix, got shape \(shape(a))") }
+            let b = try matrix(bConstant, "B")
+            var steps: [(label: String, operation: GraphOperation)] = []
+            var (m, k) = (shape(a)[0], shape(a)[1])
+            if transA {
+                steps.append(("transposeA", .transpose([1, 0])))
+                (m, k) = (k, m)
+            }
+            // Linear weight [N, K] = B'ᵀ.
+            let weight = scaled(transB ? b : b.transposed([1, 0]), alpha)
+            guard weight.shape[1] == k else {
+                throw context.invalid("A' is \(m) x \(k) but B' is \(weight.shape[1]) x \(weight.shape[0])")
+            }
+            let n = weight.shape[0]
+            if let (full, padded) = try broadcastC(m, n) {
+                if padded[0] == 1 || m == 1 {
+                    steps.append(("linear", .linear(Linear(weight: weight, bias: Tensor(shape: [n], scalars: Array(full.scalars[0..<n]))))))
+                } else {
+                    steps.append(("linear", .linear(Linear(weight: weight, bias: nil))))
+                    steps.append(("addC", .addConstant(full)))
+                }
+            } else {
+                steps.append(("linear", .linear(Linear(weight: weight, bias: nil))))
+            }
+            return try emitChain(a, steps, call)
+
+        case (.constant(let aConstant)?, .activation(let b)?):
+            // Yᵀ = B'ᵀ · A'ᵀ: a linear map with weight alpha · A' on the rows of B'ᵀ, then a transpose.
+            guard shape(b).count == 2 else { throw context.invalid("B must be a matrix, got shape \(shape(b))") }
+            let a = try matrix(aConstant, "A")
+            let weight = scaled(transA ? a.transposed([1, 0]) : a, alpha)  // [M, K]
+            var steps: [(label: String, operation: GraphOperation)] = []
+            var (k, n) = (shape(b)[0], shape(b)[1])
+            if transB {
+                (k, n) = (n, k)  // B'ᵀ is B itself
+            } else {
+                steps.append(("transposeB", .transpose([1, 0])))
+            }
+            guard weight.shape[1] == k else {
+                throw context.invalid("A' is \(weight.shape[0]) x \(weight.shape[1]) but B' is \(k) x \(n)")
+            }
+            let m = weight.shape[0]
+            if let (full, padded) = try broadcastC(m, n) {
+                if padded[1] == 1 || n == 1 {
+                    let column = (0..<m).map { full.scalars[$0 * n] }
+                    steps.append(("linear", .linear(Linear(weight: weight, bias: Tensor(shape: [m], scalars: column)))))
+                    steps.append(("transposeY", .transpose([1, 0])))
+                } else {
+                    steps.append(("linear", .linear(Linear(weight: weight, bias: nil))))
+                    steps.append(("transposeY", .transpose([1, 0])))
+                    steps.append(("addC", .addConstant(full)))
+                }
+            } else {
+                steps.append(("linear", .linear(Linear(weight: weight, bias: nil))))
+                steps.append(("transposeY", .transpose([1, 0])))
+            }
+            return try emitChain(b, steps, call)
+
+        case (.activation?, .activation?):
+            throw context.unsupported("both A and B depend on the network input (their product is not affine)")
+        default:
+            throw context.invalid("A or B is missing")
+        }
+    }
+
+    /// `MatMul` with NumPy semantics (1-D operands are promoted and the added axis removed
+    /// again) and one constant operand, whose batch dimensions must all be 1.
+    private mutating func convertMatMul(_ call: NodeCall) throws -> ValueID {
+        let context = call.context
+        func swapLast(_ rank: Int) -> [Int] { Array(0..<(rank - 2)) + [rank - 1, rank - 2] }
+
+        switch (call.operand(0), call.operand(1)) {
+        case (.activation(let x)?, .constant(let w)?):
+            let xs = shape(x)
+            let expected = try matmulShape(xs, w.shape, constant: w.shape, context)
+            var steps: [(label: String, operation: GraphOperation)] = []
+            let weight: Tensor
+            if w.shape.count == 1 {
+                weight = Tensor(shape: [1, w.count], scalars: w.doubles)  // x · w = Σ_k x[..., k] w[k]
+            } else {
+                let (k, n) = (w.shape[w.shape.count - 2], w.shape[w.shape.count - 1])
+                weight = w.irTensor.reshaped([k, n]).transposed([1, 0])
+            }
+            steps.append(("linear", .linear(Linear(weight: weight, bias: nil))))
+            let produced = Array(xs.dropLast()) + [weight.shape[0]]
+            if produced != expected { steps.append(("reshape", .reshape(expected))) }
+            return try emitChain(x, steps, call)
+
+        case (.constant(let w)?, .activation(let x)?):
+            // W · X: a linear map with weight W on the columns of X (rows of Xᵀ).
+            let xs = shape(x)
+            let expected = try matmulShape(w.shape, xs, constant: w.shape, context)
+            var steps: [(label: String, operation: GraphOperation)] = []
+            let weight: Tensor
+            if w.shape.count == 1 {
+                weight = Tensor(shape: [1, w.count], scalars: w.doubles)
+            } else {
+                let (m, k) = (w.shape[w.shape.count - 2], w.shape[w.shape.count - 1])
+                weight = w.irTensor.reshaped([m, k])
+            }
+            var produced: [Int]
+            if xs.count == 1 {
+                produced = [weight.shape[0]]
+                steps.append(("linear", .linear(Linear(weight: weight, bias: nil))))
+            } else {
+                steps.append(("transposeX", .transpose(swapLast(xs.count))))
+                steps.append(("linear", .linear(Linear(weight: weight, bias: nil))))
+                steps.append(("transposeY", .transpose(swapLast(xs.count))))
+                produced = Array(xs.dropLast(2)) + [weight.shape[0], xs[xs.count - 1]]
+            }
+            if produced != expected { steps.append(("reshape", .reshape(expected))) }
+            return try emitChain(x, steps, call)
+
+        case (.activation?, .activation?):
+            throw context.unsupported("both operands depend on the network input (their product is not affine)")
+        default:
+            throw context.invalid("an operand is missing")
+        }
+    }
+
+    /// NumPy `matmul` output shape for operand shapes `a` and `b`, one of which is a
+    /// constant whose batch dimensions must all be 1.
+    private func matmulShape(_ a: [Int], _ b: [Int], constant: [Int], _ context: NodeContext) throws -> [Int] {
+        guard !a.isEmpty, !b.isEmpty else { throw context.invalid("MatMul operands must have rank 1 or more, got \(a) and \(b)") }
+        let aMatrix = a.count == 1 ? [1] + a : a
+        let bMatrix = b.count == 1 ? b + [1] : b
+        guard aMatrix[aMatrix.count - 1] == bMatrix[bMatrix.count - 2] else {
+            throw context.invalid("inner dimensions of \(a) and \(b) differ")
+        }
+        guard let batch = broadcastShapes(Array(aMatrix.dropLast(2)), Array(bMatrix.dropLast(2))) else {
+            throw context.invalid("batch dimensions of \(a) and \(b) do not broadcast")
+        }
+        guard constant.dropLast(2).allSatisfy({ $0 == 1 }) else {
+            throw context.unsupported("a constant operand with batch dimensions other than 1 (shapes \(a) and \(b))")
+        }
+        var result = batch
+        if a.count > 1 { result.append(aMatrix[aMatrix.count - 2]) }
+        if b.count > 1 { result.append(bMatrix[bMatrix.count - 1]) }
+        return result
+    }
+
+    // MARK: Elementwise
+
+    /// Add/Sub/Mul/Div with one constant operand (broadcast to the output shape), or
+    /// Add/Sub of two activations of equal shape.
+    private mutating func convertElementwise(_ call: NodeCall) throws -> ValueID {
+        let context = call.context
+        let op = context.op
+        switch (call.operand(0), call.operand(1)) {
+        case (.activation(let a)?, .activation(let b)?):
+            guard op == "Add" || op == "Sub" else {
+                throw context.unsupported("both operands depend on the network input (\(op) of two activations is not affine)")
+            }
+            guard shape(a) == shape(b) else {
+                throw context.unsupported("operands of different shapes \(shape(a)) and \(shape(b)); only equal shapes are supported")
+            }
+            return try emit(op == "Add" ? .add : .subtract, [a, b], call)
+
+        case (.activation(let x)?, .constant(let c)?), (.constant(let c)?, .activation(let x)?):
+            let activationFirst: Bool
+            if case .activation? = call.operand(0) { activationFirst = true } else { activationFirst = false }
+            guard !c.elementType.isInteger else {
+                throw context.invalid("the constant operand is \(c.elementType.onnxName), but the activation is floating point")
+            }
+            let xs = shape(x)
+            guard let output = broadcastShapes(xs, c.shape) else {
+                throw context.invalid("shapes \(xs) and \(c.shape) do not broadcast")
+            }
+            try requireBounded(output, context)
+            var steps: [(label: String, operation: GraphOperation)] = []
+            if output != xs {
+                let added = output.count - xs.count
+                guard added > 0, Array(output.suffix(xs.count)) == xs, output.prefix(added).allSatisfy({ $0 == 1 }) else {
+                    throw context.unsupported("broadcasting with the constant of shape \(c.shape) would grow the activation \(xs) to \(output)")
+                }
+                steps.append(("broadcast", .reshape(output)))
+            }
+            guard let full = c.irTensor.broadcast(to: output) else {
+                throw context.invalid("the constant of shape \(c.shape) does not broadcast to \(output)")
+            }
+            switch op {
+            case "Add":
+                steps.append(("add", .addConstant(full)))
+            case "Sub" where activationFirst:
+                steps.append(("sub", .addConstant(Tensor(shape: output, scalars: full.scalars.map { -$0 }))))
+            case "Sub":
+                // c - x = (-1) · x + c
+                steps.append(("negate", .multiplyConstant(Tensor(shape: output, repeating: -1))))
+                steps.append(("add", .addConstant(full)))
+            case "Mul":
+                steps.append(("mul", .multiplyConstant(full)))
+            default:
+                guard activationFirst else {
+                    throw context.unsupported("a constant divided by an activation (c / x)")
+                }
+                guard !full.scalars.contains(0) else {
+                    throw context.unsupported("division by a constant that contains zero")
+                }
+                steps.append(("div", .divideConstant(full)))
+            }
+            return try emitChain(x, steps, call)
+
+        default:
+            throw context.invalid("an operand is missing")
+        }
+    }
+}

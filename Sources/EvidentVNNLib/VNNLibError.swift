@@ -1,0 +1,113 @@
+import Foundation
+
+/// Everything that can go wrong reading a VNN-LIB property or matching it to a network.
+///
+/// Every case but ``unreadableFile(path:reason:)`` carries the ``VNNLibLocation``
+/// (file, line, column) it is about; ``errorDescription`` starts with it, in
+/// the `file:line:column:` form editors understand.
+public enum VNNLibError: Error, LocalizedError, Equatable, Sendable {
+    /// Which side of an input's box is missing.
+    public enum BoundSide: String, Sendable, Equatable {
+        /// No `(>= X_i c)` (or equivalent) constrains the input from below.
+        case lower
+        /// No `(<= X_i c)` (or equivalent) constrains the input from above.
+        case upper
+    }
+
+    /// The file could not be read at all.
+    case unreadableFile(path: String, reason: String)
+    /// The text is not in the expected form (`message` says what was expected and what was found).
+    case syntax(message: String, location: VNNLibLocation)
+    /// A `)` closes nothing.
+    case unbalancedParenthesis(location: VNNLibLocation)
+    /// The file ends inside an expression; `openedAt` is the `(` left open, if any.
+    case unexpectedEndOfFile(expected: String, openedAt: VNNLibLocation?, location: VNNLibLocation)
+    /// A command or function symbol the parser does not know (`expected` lists the accepted ones).
+    case unknownFunction(name: String, expected: String, location: VNNLibLocation)
+    /// A token that starts like a number but is not a finite decimal number.
+    case invalidNumber(text: String, location: VNNLibLocation)
+    /// A variable name other than `X_<index>` or `Y_<index>` (decimal index without leading zeros).
+    case invalidVariableName(name: String, location: VNNLibLocation)
+    /// A declaration with a sort other than `Real`.
+    case unsupportedSort(sort: String, location: VNNLibLocation)
+    /// A variable used before (or without) its `declare-const`.
+    case undeclaredVariable(name: String, location: VNNLibLocation)
+    /// A second `declare-const` of the same variable.
+    case redeclaredVariable(name: String, firstDeclaration: VNNLibLocation, location: VNNLibLocation)
+    /// Declared variables leave a gap: `name` is missing although the variable at `location` has a higher index.
+    case missingDeclaration(name: String, location: VNNLibLocation)
+    /// A comparison the property form cannot express: inputs mixed with outputs,
+    /// two inputs compared, constants only, a nonlinear product, an inexact coefficient.
+    case unsupportedConstraint(reason: String, location: VNNLibLocation)
+    /// An input has no finite bound on one side in some input region; `location`
+    /// is its declaration, `regionStart` the first constraint of the disjunct that
+    /// forms the region when the file has several (nil when all regions share it).
+    case unboundedInput(variable: String, missing: BoundSide, regionStart: VNNLibLocation?, location: VNNLibLocation)
+    /// The bounds of an input cross (`lower > upper`); `location` is the constraint that made them cross.
+    case emptyInputBox(variable: String, lower: Double, upper: Double, location: VNNLibLocation)
+    /// Turning the assertions into disjunctive normal form needs more than `limit`
+    /// disjuncts (or too many atom copies); `location` is where the product exceeded it.
+    case dnfTooLarge(limit: Int, location: VNNLibLocation)
+    /// The property declares `declared` inputs but the network has `network`.
+    case inputCountMismatch(declared: Int, network: Int, location: VNNLibLocation)
+    /// The property uses `declared` outputs but the network has only `network`.
+    case outputCountMismatch(declared: Int, network: Int, location: VNNLibLocation)
+
+    /// The location the error is about (nil only for ``unreadableFile(path:reason:)``).
+    public var location: VNNLibLocation? {
+        switch self {
+        case .unreadableFile: return nil
+        case .syntax(_, let location), .unbalancedParenthesis(let location),
+             .unexpectedEndOfFile(_, _, let location), .unknownFunction(_, _, let location),
+             .invalidNumber(_, let location), .invalidVariableName(_, let location),
+             .unsupportedSort(_, let location), .undeclaredVariable(_, let location),
+             .redeclaredVariable(_, _, let location), .missingDeclaration(_, let location),
+             .unsupportedConstraint(_, let location), .unboundedInput(_, _, _, let location),
+             .emptyInputBox(_, _, _, let location), .dnfTooLarge(_, let location),
+             .inputCountMismatch(_, _, let location), .outputCountMismatch(_, _, let location):
+            return location
+        }
+    }
+
+    /// A sentence a user can act on, prefixed with `file:line:column:`.
+    public var errorDescription: String? {
+        switch self {
+        case let .unreadableFile(path, reason):
+            return "\(path): cannot read VNN-LIB file: \(reason)"
+        case let .syntax(message, location):
+            return "\(location): syntax error: \(message)"
+        case let .unbalancedParenthesis(location):
+            return "\(location): unbalanced parentheses: this ')' closes nothing"
+        case let .unexpectedEndOfFile(expected, openedAt, location):
+            let opened = openedAt.map { " (the '(' at line \($0.line), column \($0.column) is not closed)" } ?? ""
+            return "\(location): unexpected end of file: expected \(expected)\(opened)"
+        case let .unknownFunction(name, expected, location):
+            return "\(location): unknown function symbol '\(name)'; expected \(expected)"
+        case let .invalidNumber(text, location):
+            return "\(location): '\(text)' is not a finite decimal number"
+        case let .invalidVariableName(name, location):
+            return "\(location): '\(name)' is not a VNN-LIB variable name; variables are X_<index> (inputs) and Y_<index> (outputs)"
+        case let .unsupportedSort(sort, location):
+            return "\(location): unsupported sort '\(sort)'; variables must be declared Real"
+        case let .undeclaredVariable(name, location):
+            return "\(location): variable \(name) is used but not declared (add (declare-const \(name) Real) before its first use)"
+        case let .redeclaredVariable(name, first, location):
+            return "\(location): variable \(name) is declared twice (first at line \(first.line), column \(first.column))"
+        case let .missingDeclaration(name, location):
+            return "\(location): \(name) is never declared although this variable has a higher index; declare every index from 0"
+        case let .unsupportedConstraint(reason, location):
+            return "\(location): unsupported constraint: \(reason)"
+        case let .unboundedInput(variable, missing, regionStart, location):
+            let region = regionStart.map { " in the input region formed by the disjunct at line \($0.line), column \($0.column)" } ?? ""
+            return "\(location): input \(variable) has no \(missing.rawValue) bound\(region); every input needs a finite lower and upper bound"
+        case let .emptyInputBox(variable, lower, upper, location):
+            return "\(location): the bounds of input \(variable) are empty: lower \(lower) > upper \(upper)"
+        case let .dnfTooLarge(limit, location):
+            return "\(location): the assertions expand to more than \(limit) disjuncts (or 20 million atom copies) in disjunctive normal form; split the property into several files"
+        case let .inputCountMismatch(declared, network, location):
+            return "\(location): the property declares \(declared) inputs but the network has \(network)"
+        case let .outputCountMismatch(declared, network, location):
+            return "\(location): the property uses \(declared) outputs but the network has only \(network)"
+        }
+    }
+}

@@ -1,0 +1,608 @@
+import Foundation
+
+/// Reads VNN-LIB properties (the SMT-LIB subset used by VNN-COMP) into ``Property``.
+///
+/// ## Accepted language
+/// - Commands `(declare-const X_i Real)`, `(declare-const Y_j Real)` and
+///   `(assert formula)`; `;` starts a comment to the end of the line.
+///   Variables must be declared before use, and the indices of each kind must
+///   run from 0 without gaps (`X_01` style leading zeros are rejected; indices
+///   are below 2^24).
+/// - Formulas: `(and f …)`, `(or f …)` (one or more operands, nested freely)
+///   and comparisons `(<= a b)`, `(>= a b)`, `(< a b)`, `(> a b)`, `(= a b)`;
+///   chains such as `(<= a b c)` mean `a ≤ b ∧ b ≤ c`, as in SMT-LIB.
+/// - **Strict comparisons are read as their closures**: `(< a b)` is taken as
+///   `a ≤ b`. The parsed unsafe set is then the closure of the file's, a
+///   superset: a verdict "property holds" stays valid, and a counterexample on
+///   the boundary of a strict constraint may be spurious (check it against the
+///   file's strict form if that matters).
+/// - Terms: numbers, variables, `(+ t …)`, `(- t)` (negation), `(- t u …)`
+///   (`t - u - …`) and `(* t …)` with at most one non-constant factor, so
+///   `(* 2 Y_0)`, `(* Y_0 2)` and `(- 3)` are all accepted.
+/// - Numbers: decimal `12`, `-0.5`, `.5`, `5.` and scientific `1.5e-3`,
+///   `-2E+4`, converted to the correctly rounded double; hexadecimal, `inf`,
+///   `nan` and values overflowing a double are rejected.
+///
+/// ## From assertions to regions
+/// The conjunction of all assertions is put in disjunctive normal form
+/// (at most ``disjunctLimit`` disjuncts). In each disjunct, comparisons over a
+/// single `X_i` and constants bound the box (several bounds intersect);
+/// comparisons over outputs only form the output clause; comparisons mixing
+/// `X` and `Y`, comparing inputs with each other, or with no variable at all
+/// are rejected. Disjuncts with identical boxes form one ``InputRegion`` with
+/// one clause each, in file order. Every input needs a finite lower and upper
+/// bound in every region, and no box may be empty.
+///
+/// Comparisons of a variable with a literal (`(<= X_3 0.5)`, `(>= Y_0 Y_2)`)
+/// involve no arithmetic and are exact. When constants are combined
+/// (`(<= (+ Y_0 0.1) 0.3)`) or an input has a coefficient other than ±1, the
+/// arithmetic is done in interval arithmetic and the resulting bound is
+/// rounded outward (boxes and unsafe sets only grow, by at most a few ulps);
+/// a coefficient of an output that is not exactly representable is rejected.
+public enum VNNLibParser {
+    /// The largest number of disjuncts the disjunctive normal form may have.
+    public static let disjunctLimit = 100_000
+    /// The largest total number of atom occurrences over all disjuncts (a memory guard).
+    static let atomCopyLimit = 20_000_000
+
+    /// Parses the VNN-LIB file at `path`; messages name the file by this path.
+    ///
+    /// - Throws: ``VNNLibError`` (with file, line and column) for unreadable
+    ///   files, syntax errors and properties outside the accepted language.
+    public static func parse(path: String) throws -> Property {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw VNNLibError.unreadableFile(path: path, reason: error.localizedDescription)
+        }
+        return try data.withUnsafeBytes { raw in
+            try parse(bytes: raw.bindMemory(to: UInt8.self), source: path)
+        }
+    }
+
+    /// Parses VNN-LIB text; `source` names it in messages and in ``Property/source``.
+    ///
+    /// - Throws: ``VNNLibError`` (with `source`, line and column).
+    public static func parse(text: String, source: String = "<text>") throws -> Property {
+        var text = text
+        return try text.withUTF8 { try parse(bytes: $0, source: source) }
+    }
+
+    static func parse(bytes: UnsafeBufferPointer<UInt8>, source: String) throws -> Property {
+        var parser = Parser(bytes: bytes, source: source)
+        return try parser.parseProperty()
+    }
+}
+
+// MARK: - Internal representation
+
+/// A declared variable: `X_index` (input) or `Y_index` (output).
+struct VariableRef: Hashable, Comparable {
+    var isOutput: Bool
+    var index: Int
+
+    var name: String { (isOutput ? "Y_" : "X_") + String(index) }
+
+    static func < (a: VariableRef, b: VariableRef) -> Bool {
+        a.isOutput != b.isOutput ? !a.isOutput : a.index < b.index
+    }
+}
+
+/// A term of a comparison after folding: a constant, a single variable, or a linear form.
+enum Term {
+    case constant(Interval)
+    case variable(VariableRef)
+    case linear(LinearForm)
+
+    var linearForm: LinearForm {
+        switch self {
+        case .constant(let c): return LinearForm(terms: [], constant: c)
+        case .variable(let v): return LinearForm(terms: [(v, .one)], constant: .zero)
+        case .linear(let form): return form
+        }
+    }
+
+    /// `t_0 + t_1 + …`, or `t_0 - t_1 - …`; linear in the number of terms.
+    static func sum(_ operands: [Term], subtractingAllButFirst: Bool) -> Term {
+        var constant = Interval.zero
+        var terms: [(variable: VariableRef, coefficient: Interval)] = []
+        var onlyConstants = true
+        for (k, operand) in operands.enumerated() {
+            let negate = subtractingAllButFirst && k > 0
+            switch operand {
+            case .constant(let c):
+                constant = constant + (negate ? -c : c)
+            case .variable(let v):
+                onlyConstants = false
+                terms.append((v, negate ? -Interval.one : .one))
+            case .linear(let form):
+                onlyConstants = false
+                constant = constant + (negate ? -form.constant : form.constant)
+                if negate {
+                    terms += form.terms.map { ($0.variable, -$0.coefficient) }
+                } else {
+                    terms += form.terms
+                }
+            }
+        }
+        return onlyConstants ? .constant(constant) : .linear(LinearForm(terms: terms, constant: constant))
+    }
+
+    static prefix func - (a: Term) -> Term {
+        switch a {
+        case .constant(let c): return .constant(-c)
+        case .variable(let v): return .linear(LinearForm(terms: [(v, -Interval.one)], constant: .zero))
+        case .linear(let form): return .linear(form.scaled(by: -Interval.one))
+        }
+    }
+
+    /// The product, or nil when both factors contain variables (nonlinear).
+    static func * (a: Term, b: Term) -> Term? {
+        if case .constant(let x) = a { return b.scaled(by: x) }
+        if case .constant(let y) = b { return a.scaled(by: y) }
+        return nil
+    }
+
+    func scaled(by factor: Interval) -> Term {
+        switch self {
+        case .constant(let c): return .constant(c * factor)
+        case .variable(let v): return .linear(LinearForm(terms: [(v, factor)], constant: .zero))
+        case .linear(let form): return .linear(form.scaled(by: factor))
+        }
+    }
+}
+
+/// `Σ coefficient · variable + constant`, with possibly repeated variables (merged later).
+struct LinearForm {
+    var terms: [(variable: VariableRef, coefficient: Interval)]
+    var constant: Interval
+
+    func scaled(by factor: Interval) -> LinearForm {
+        LinearForm(terms: terms.map { ($0.variable, $0.coefficient * factor) }, constant: constant * factor)
+    }
+}
+
+/// One comparison after normalisation.
+enum Atom {
+    case inputLower(Int, Double)
+    case inputUpper(Int, Double)
+    case output(LinearConstraint)
+}
+
+/// An assertion formula over atom indices.
+indirect enum Formula {
+    case atom(Int32)
+    case and([Formula], Mark)
+    case or([Formula], Mark)
+}
+
+/// The DNF of a formula: `common ∧ (d_1 ∨ d_2 ∨ …)`, each `d_k` a conjunction of atoms.
+/// Keeping the common atoms apart avoids copying e.g. the 6,144 box bounds of a
+/// CIFAR property into each of its 9 disjuncts.
+struct NormalForm {
+    var common: [Int32]
+    var disjuncts: [[Int32]]
+}
+
+enum Keyword {
+    case declareConst, assert, and, or, lessEqual, greaterEqual, less, greater, equal, plus, minus, times, real, other
+}
+
+// MARK: - Parser
+
+struct Parser {
+    var lexer: Lexer
+    let source: String
+    var current: Token
+    /// Declaration mark of each `X_i` / `Y_j` (line 0: not declared).
+    var inputDeclarations: [Mark] = []
+    var outputDeclarations: [Mark] = []
+    var atoms: [Atom] = []
+    var atomMarks: [Mark] = []
+    var assertions: [Formula] = []
+
+    static let maximumIndex = 1 << 24
+    /// Deepest accepted nesting of parentheses inside a command (real files use at most 4);
+    /// the recursive descent must not exhaust the stack on hostile input.
+    static let maximumNesting = 200
+    var nesting = 0
+    static let undeclared = Mark(line: 0, column: 0)
+
+    init(bytes: UnsafeBufferPointer<UInt8>, source: String) {
+        lexer = Lexer(bytes: bytes)
+        self.source = source
+        current = Token(kind: .end, start: 0, end: 0, mark: Mark(line: 1, column: 1), value: 0)
+    }
+
+    // MARK: Tokens and messages
+
+    func location(_ mark: Mark) -> VNNLibLocation {
+        VNNLibLocation(file: source, line: Int(mark.line), column: Int(mark.column))
+    }
+
+    var currentText: String { lexer.text(current.start, current.end) }
+
+    var currentDescription: String {
+        switch current.kind {
+        case .open: return "'('"
+        case .close: return "')'"
+        case .end: return "end of file"
+        case .symbol, .number: return "'\(currentText)'"
+        }
+    }
+
+    mutating func advance() throws {
+        switch lexer.next() {
+        case .success(let token):
+            current = token
+        case .failure(let error):
+            throw VNNLibError.invalidNumber(text: lexer.text(error.start, error.end), location: location(error.mark))
+        }
+    }
+
+    /// Error for a token that is not what the grammar needs here.
+    func unexpected(_ expected: String, openedAt: Mark?) -> VNNLibError {
+        switch current.kind {
+        case .end:
+            return .unexpectedEndOfFile(expected: expected, openedAt: openedAt.map(location), location: location(current.mark))
+        default:
+            return .syntax(message: "expected \(expected), found \(currentDescription)", location: location(current.mark))
+        }
+    }
+
+    mutating func expectClose(openedAt open: Mark, _ what: String) throws {
+        guard current.kind == .close else {
+            throw unexpected("')' to close \(what) opened at line \(open.line), column \(open.column)", openedAt: open)
+        }
+        try advance()
+    }
+
+    func currentIs(_ word: StaticString) -> Bool {
+        let length = current.end - current.start
+        guard length == word.utf8CodeUnitCount else { return false }
+        let text = word.utf8Start
+        for k in 0..<length where lexer.bytes[current.start + k] != text[k] { return false }
+        return true
+    }
+
+    var keyword: Keyword {
+        guard current.kind == .symbol else { return .other }
+        switch current.end - current.start {
+        case 1:
+            switch lexer.bytes[current.start] {
+            case UInt8(ascii: "<"): return .less
+            case UInt8(ascii: ">"): return .greater
+            case UInt8(ascii: "="): return .equal
+            case UInt8(ascii: "+"): return .plus
+            case UInt8(ascii: "-"): return .minus
+            case UInt8(ascii: "*"): return .times
+            default: return .other
+            }
+        case 2:
+            if currentIs("<=") { return .lessEqual }
+            if currentIs(">=") { return .greaterEqual }
+            if currentIs("or") { return .or }
+            return .other
+        case 3: return currentIs("and") ? .and : .other
+        case 4: return currentIs("Real") ? .real : .other
+        case 6: return currentIs("assert") ? .assert : .other
+        case 13: return currentIs("declare-const") ? .declareConst : .other
+        default: return .other
+        }
+    }
+
+    /// `X_<digits>` or `Y_<digits>` without leading zeros, or nil.
+    var currentVariable: VariableRef? {
+        guard current.kind == .symbol else { return nil }
+        let bytes = lexer.bytes
+        let start = current.start, end = current.end
+        guard end - start >= 3, bytes[start + 1] == UInt8(ascii: "_") else { return nil }
+        let isOutput: Bool
+        switch bytes[start] {
+        case UInt8(ascii: "X"): isOutput = false
+        case UInt8(ascii: "Y"): isOutput = true
+        default: return nil
+        }
+        if bytes[start + 2] == UInt8(ascii: "0") && end - start > 3 { return nil }
+        var index = 0
+        for k in (start + 2)..<end {
+            guard Lexer.isDigit(bytes[k]) else { return nil }
+            index = index * 10 + Int(bytes[k] &- UInt8(ascii: "0"))
+            if index >= Parser.maximumIndex { return nil }
+        }
+        return VariableRef(isOutput: isOutput, index: index)
+    }
+
+    func declaration(of variable: VariableRef) -> Mark? {
+        let table = variable.isOutput ? outputDeclarations : inputDeclarations
+        guard variable.index < table.count else { return nil }
+        let mark = table[variable.index]
+        return mark.line == 0 ? nil : mark
+    }
+
+    // MARK: Commands
+
+    mutating func parseProperty() throws -> Property {
+        try advance()
+        while current.kind != .end {
+            switch current.kind {
+            case .close:
+                throw VNNLibError.unbalancedParenthesis(location: location(current.mark))
+            case .open:
+                let open = current.mark
+                try advance()
+                guard current.kind == .symbol else { throw unexpected("a command (declare-const or assert)", openedAt: open) }
+                switch keyword {
+                case .declareConst:
+                    try parseDeclaration(openedAt: open)
+                case .assert:
+                    try advance()
+                    let formula = try parseFormula(enclosing: open)
+                    try expectClose(openedAt: open, "assert")
+                    assertions.append(formula)
+                default:
+                    throw VNNLibError.unknownFunction(name: currentText, expected: "a command: declare-const or assert",
+                                                      location: location(current.mark))
+                }
+            default:
+                throw unexpected("'(' to start a command", openedAt: nil)
+            }
+        }
+        return try assemble()
+    }
+
+    mutating func parseDeclaration(openedAt open: Mark) throws {
+        try advance()
+        guard current.kind == .symbol else { throw unexpected("a variable name after declare-const", openedAt: open) }
+        guard let variable = currentVariable else {
+            throw VNNLibError.invalidVariableName(name: currentText, location: location(current.mark))
+        }
+        let nameMark = current.mark
+        if let first = declaration(of: variable) {
+            throw VNNLibError.redeclaredVariable(name: variable.name, firstDeclaration: location(first),
+                                                 location: location(nameMark))
+        }
+        try advance()
+        guard current.kind == .symbol else { throw unexpected("the sort Real", openedAt: open) }
+        guard keyword == .real else {
+            throw VNNLibError.unsupportedSort(sort: currentText, location: location(current.mark))
+        }
+        try advance()
+        try expectClose(openedAt: open, "declare-const")
+        if variable.isOutput {
+            if variable.index >= outputDeclarations.count {
+                outputDeclarations += repeatElement(Parser.undeclared, count: variable.index + 1 - outputDeclarations.count)
+            }
+            outputDeclarations[variable.index] = nameMark
+        } else {
+            if variable.index >= inputDeclarations.count {
+                inputDeclarations += repeatElement(Parser.undeclared, count: variable.index + 1 - inputDeclarations.count)
+            }
+            inputDeclarations[variable.index] = nameMark
+        }
+    }
+
+    // MARK: Formulas
+
+    /// Counts one more level of nesting at the current `(`; callers decrement on the way out.
+    mutating func enterNesting() throws {
+        nesting += 1
+        guard nesting <= Parser.maximumNesting else {
+            throw VNNLibError.syntax(message: "expressions nested more than \(Parser.maximumNesting) levels deep",
+                                     location: location(current.mark))
+        }
+    }
+
+    mutating func parseFormula(enclosing: Mark) throws -> Formula {
+        guard current.kind == .open else { throw unexpected("a formula: (and …), (or …) or a comparison", openedAt: enclosing) }
+        try enterNesting()
+        defer { nesting -= 1 }
+        let open = current.mark
+        try advance()
+        guard current.kind == .symbol else { throw unexpected("and, or or a comparison operator", openedAt: open) }
+        let word = keyword
+        switch word {
+        case .and, .or:
+            let name = currentText
+            try advance()
+            var operands: [Formula] = []
+            while current.kind != .close {
+                if current.kind == .end { throw unexpected("a formula or ')'", openedAt: open) }
+                operands.append(try parseFormula(enclosing: open))
+            }
+            guard !operands.isEmpty else {
+                throw VNNLibError.syntax(message: "'\(name)' needs at least one operand", location: location(open))
+            }
+            try advance()
+            if operands.count == 1 { return operands[0] }
+            return word == .and ? .and(operands, open) : .or(operands, open)
+        case .lessEqual, .greaterEqual, .less, .greater, .equal:
+            let name = currentText
+            try advance()
+            guard current.kind != .close else {
+                throw VNNLibError.syntax(message: "'\(name)' needs at least two operands", location: location(open))
+            }
+            let first = try parseTerm(enclosing: open)
+            guard current.kind != .close else {
+                throw VNNLibError.syntax(message: "'\(name)' needs at least two operands", location: location(open))
+            }
+            var previous = try parseTerm(enclosing: open)
+            let comparison = try makeComparison(word, first, previous, at: open)
+            if current.kind == .close {
+                try advance()
+                return comparison
+            }
+            // A chain (<= a b c …) is the conjunction of neighbouring comparisons.
+            var chain = [comparison]
+            while current.kind != .close {
+                if current.kind == .end { throw unexpected("a term or ')'", openedAt: open) }
+                let next = try parseTerm(enclosing: open)
+                chain.append(try makeComparison(word, previous, next, at: open))
+                previous = next
+            }
+            try advance()
+            return .and(chain, open)
+        default:
+            throw VNNLibError.unknownFunction(name: currentText, expected: "and, or, <=, >=, <, >, =",
+                                              location: location(current.mark))
+        }
+    }
+
+    // MARK: Terms
+
+    mutating func parseTerm(enclosing: Mark) throws -> Term {
+        switch current.kind {
+        case .number:
+            let value = current.value
+            try advance()
+            return .constant(.point(value))
+        case .symbol:
+            guard let variable = currentVariable else {
+                throw VNNLibError.invalidVariableName(name: currentText, location: location(current.mark))
+            }
+            guard declaration(of: variable) != nil else {
+                throw VNNLibError.undeclaredVariable(name: variable.name, location: location(current.mark))
+            }
+            try advance()
+            return .variable(variable)
+        case .open:
+            try enterNesting()
+            defer { nesting -= 1 }
+            let open = current.mark
+            try advance()
+            guard current.kind == .symbol else { throw unexpected("+, - or *", openedAt: open) }
+            let word = keyword
+            guard word == .plus || word == .minus || word == .times else {
+                throw VNNLibError.unknownFunction(name: currentText, expected: "a term function: +, - or *",
+                                                  location: location(current.mark))
+            }
+            let name = currentText
+            try advance()
+            var operands: [Term] = []
+            while current.kind != .close {
+                if current.kind == .end { throw unexpected("a term or ')'", openedAt: open) }
+                operands.append(try parseTerm(enclosing: open))
+            }
+            try advance()
+            guard let head = operands.first else {
+                throw VNNLibError.syntax(message: "'\(name)' needs at least one operand", location: location(open))
+            }
+            switch word {
+            case .plus:
+                return Term.sum(operands, subtractingAllButFirst: false)
+            case .minus:
+                return operands.count == 1 ? -head : Term.sum(operands, subtractingAllButFirst: true)
+            default:
+                var product = head
+                for factor in operands.dropFirst() {
+                    guard let next = product * factor else {
+                        throw VNNLibError.unsupportedConstraint(
+                            reason: "product of two terms that both contain variables (only linear terms are supported)",
+                            location: location(open))
+                    }
+                    product = next
+                }
+                return product
+            }
+        case .close, .end:
+            throw unexpected("a term (number, variable or (+ …), (- …), (* …))", openedAt: enclosing)
+        }
+    }
+
+    // MARK: Comparisons
+
+    mutating func makeComparison(_ word: Keyword, _ a: Term, _ b: Term, at mark: Mark) throws -> Formula {
+        switch word {
+        case .lessEqual, .less:
+            return .atom(try addLessEqual(a, b, at: mark))
+        case .greaterEqual, .greater:
+            return .atom(try addLessEqual(b, a, at: mark))
+        default:  // .equal
+            return .and([.atom(try addLessEqual(a, b, at: mark)), .atom(try addLessEqual(b, a, at: mark))], mark)
+        }
+    }
+
+    mutating func append(_ atom: Atom, at mark: Mark) -> Int32 {
+        atoms.append(atom)
+        atomMarks.append(mark)
+        return Int32(atoms.count - 1)
+    }
+
+    /// Records the atom `a ≤ b` and returns its index.
+    mutating func addLessEqual(_ a: Term, _ b: Term, at mark: Mark) throws -> Int32 {
+        // Fast paths: a variable against a constant needs no arithmetic.
+        switch (a, b) {
+        case let (.variable(v), .constant(c)):
+            return append(v.isOutput
+                          ? .output(LinearConstraint(terms: [.init(output: v.index, coefficient: 1)], bound: c.hi))
+                          : .inputUpper(v.index, c.hi), at: mark)
+        case let (.constant(c), .variable(v)):
+            return append(v.isOutput
+                          ? .output(LinearConstraint(terms: [.init(output: v.index, coefficient: -1)], bound: -c.lo))
+                          : .inputLower(v.index, c.lo), at: mark)
+        default:
+            break
+        }
+        // General case: Σ coefficient · variable + constant ≤ 0.
+        var form = a.linearForm
+        let right = b.linearForm
+        form.terms += right.terms.map { ($0.variable, -$0.coefficient) }
+        form.constant = form.constant + -right.constant
+        form.terms.sort { $0.variable < $1.variable }
+        var merged: [(variable: VariableRef, coefficient: Interval)] = []
+        merged.reserveCapacity(form.terms.count)
+        for term in form.terms {
+            if let last = merged.last, last.variable == term.variable {
+                merged[merged.count - 1].coefficient = last.coefficient + term.coefficient
+            } else {
+                merged.append(term)
+            }
+        }
+        merged.removeAll { $0.coefficient.lo == 0 && $0.coefficient.hi == 0 }
+        for term in merged {
+            guard term.coefficient.lo.isFinite && term.coefficient.hi.isFinite else {
+                throw VNNLibError.unsupportedConstraint(reason: "the coefficient of \(term.variable.name) overflows a double",
+                                                        location: location(mark))
+            }
+            guard term.coefficient.lo == term.coefficient.hi else {
+                throw VNNLibError.unsupportedConstraint(
+                    reason: "the coefficient of \(term.variable.name) is not exactly representable as a double (it results from inexact constant arithmetic); write it as one literal",
+                    location: location(mark))
+            }
+        }
+        guard form.constant.lo.isFinite && form.constant.hi.isFinite else {
+            throw VNNLibError.unsupportedConstraint(reason: "the constant overflows a double", location: location(mark))
+        }
+        guard let firstTerm = merged.first else {
+            throw VNNLibError.unsupportedConstraint(
+                reason: "the comparison contains no variable (after cancelling terms); only constraints on X_i or Y_j are supported",
+                location: location(mark))
+        }
+        let outputs = merged.filter { $0.variable.isOutput }.count
+        if outputs > 0 && outputs < merged.count {
+            throw VNNLibError.unsupportedConstraint(
+                reason: "the comparison mixes inputs and outputs (X_i with Y_j); input constraints must bound one X_i by a constant, output constraints may only involve Y_j",
+                location: location(mark))
+        }
+        // The largest value of -constant: bounds are rounded outward.
+        let negatedConstant = -form.constant.lo
+        if outputs == 0 {
+            guard merged.count == 1 else {
+                throw VNNLibError.unsupportedConstraint(
+                    reason: "the comparison relates several inputs (\(merged.map { $0.variable.name }.joined(separator: ", "))); only bounds of one X_i by a constant are supported",
+                    location: location(mark))
+            }
+            let coefficient = firstTerm.coefficient.lo
+            if coefficient > 0 {
+                return append(.inputUpper(firstTerm.variable.index,
+                                          roundedQuotient(negatedConstant, coefficient, upward: true)), at: mark)
+            } else {
+                return append(.inputLower(firstTerm.variable.index,
+                                          roundedQuotient(negatedConstant, coefficient, upward: false)), at: mark)
+            }
+        }
+        let terms = merged.map { LinearConstraint.Term(output: $0.variable.index, coefficient: $0.coefficient.lo) }
+        return append(.output(LinearConstraint(terms: terms, bound: negatedConstant)), at: mark)
+    }
+}
