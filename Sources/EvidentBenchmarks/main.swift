@@ -1,1 +1,131 @@
-print("benchmarks: in progress")
+import Evident
+import EvidentTestSupport
+import Foundation
+
+// evident-bench: prints timing, throughput and bound figures of the engine on the shared
+// VNN-COMP benchmarks. Benchmarks are not tests: nothing here passes or fails; run in
+// release mode, e.g.
+//   swift build -c release --scratch-path .build-bench --product evident-bench
+//   .build-bench/release/evident-bench all
+
+/// The benchmarks, in the order `all` runs them.
+enum BenchmarkName: String, CaseIterable {
+    case parse, load, forward, crown, alpha, batch, gemm, scale
+
+    var help: String {
+        switch self {
+        case .parse: "VNN-LIB parsing time (largest CIFAR property, every oval21 property)"
+        case .load: "network load time (resnet_2b, cifar_base_kw, an ACAS Xu .nnet), median of 20"
+        case .forward: "forward evaluation throughput (images/s) at batch 1 and 64"
+        case .crown: "CROWN and IBP margins and times on resnet_2b and oval21 vs auto_LiRPA"
+        case .alpha: "alpha-CROWN (20 iterations, lr 0.1) on resnet_2b vs auto_LiRPA"
+        case .batch: "CROWN on 65 boxes of resnet_2b in one batched call vs one box"
+        case .gemm: "OpenBLAS dgemm GFLOP/s and the convolution kernels' achieved GFLOP/s"
+        case .scale: "load, IBP and CROWN on a ResNet-18-shaped 3x224x224 network (time, memory)"
+        }
+    }
+}
+
+/// Where `scripts/make_resnet18.py` writes its network by default.
+let defaultScaleModel = "/tmp/resnet18.onnx"
+
+let usage = """
+    usage: evident-bench [all|parse|load|forward|crown|alpha|batch|scale|gemm]... [--repeat N] [--model PATH]
+
+    Prints benchmark figures (run the release build). Benchmarks:
+    \(BenchmarkName.allCases.map { "  " + $0.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0) + $0.help }
+        .joined(separator: "\n"))
+      all      everything above; scale only when its network file exists
+
+    Options:
+      --repeat N    timed runs per measurement (default depends on the benchmark)
+      --model PATH  scale: the ResNet-18-shaped network (default \(defaultScaleModel));
+                    make it with: python3 scripts/make_resnet18.py --classes 10 \(defaultScaleModel)
+      -h, --help    this message
+    The shared benchmarks are looked up at ../shared/benchmarks beside the checkout;
+    benchmarks that need them are skipped with a message when they are missing.
+    """
+
+
+/// Settings parsed from the command line.
+struct BenchmarkSettings {
+    var repeats: Int?
+    var scaleModel = defaultScaleModel
+
+    /// The run count to use: `--repeat` when given, else the benchmark's default.
+    func runs(default value: Int) -> Int { repeats ?? value }
+}
+
+func exitWithUsage(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("evident-bench: \(message)\n\n\(usage)\n".utf8))
+    exit(2)
+}
+
+var settings = BenchmarkSettings()
+var selected = [BenchmarkName]()
+var runAll = false
+var arguments = Array(CommandLine.arguments.dropFirst())[...]
+while let argument = arguments.popFirst() {
+    switch argument {
+    case "-h", "--help", "help":
+        print(usage)
+        exit(0)
+    case "--repeat":
+        guard let text = arguments.popFirst(), let n = Int(text), n >= 1 else {
+            exitWithUsage("--repeat needs a positive integer")
+        }
+        settings.repeats = n
+    case "--model":
+        guard let path = arguments.popFirst() else { exitWithUsage("--model needs a path") }
+        settings.scaleModel = path
+    case "all":
+        runAll = true
+    default:
+        if let name = BenchmarkName(rawValue: argument) {
+            selected.append(name)
+        } else if argument.hasSuffix(".onnx"), selected.last == .scale {
+            settings.scaleModel = argument  // `evident-bench scale PATH`
+        } else {
+            exitWithUsage("unknown argument '\(argument)'")
+        }
+    }
+}
+if runAll {
+    selected = BenchmarkName.allCases.filter { $0 != .scale }
+    if FileManager.default.fileExists(atPath: settings.scaleModel) {
+        selected.append(.scale)
+    } else {
+        print("all: \(settings.scaleModel) not found, so the scale benchmark is left out "
+              + "(make it with: python3 scripts/make_resnet18.py --classes 10 \(settings.scaleModel))")
+    }
+}
+if selected.isEmpty { exitWithUsage("no benchmark named") }
+
+#if DEBUG
+print("WARNING: this is a debug build; figures are meaningless. Build with -c release.")
+#endif
+print("evident-bench: \(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS threads \(BLAS.threadCount), "
+      + "shared benchmarks: \(SharedBenchmarks.root?.path ?? "missing")")
+
+let benchmarkStart = now()
+for name in selected {
+    let start = now()
+    switch name {
+    case .parse:
+        section("parse: VNN-LIB parsing")
+        if let root = sharedRoot(for: "parse") {
+            benchmarkPropertyParsing(root: root)
+            summary("parse", "done (see median over files above)")
+        }
+    case .load: benchmarkLoading(settings)
+    case .forward: benchmarkForward(settings)
+    case .crown: benchmarkCrown(settings)
+    case .alpha: benchmarkAlphaCrown(settings)
+    case .batch: benchmarkBatch(settings)
+    case .gemm: benchmarkGemm(settings)
+    case .scale: benchmarkScale(settings)
+    }
+    print("(\(name.rawValue) took \(formatSeconds(now() - start)))")
+    flushOutput()
+}
+print("\nevident-bench finished in \(formatSeconds(now() - benchmarkStart)); \(memoryLine())")

@@ -1,6 +1,26 @@
 import EvidentIR
 import EvidentEval
 
+/// Coefficients on one value for all rows of a backward pass.
+enum Coefficients {
+    /// Element-major `size × rows` matrix (see `Kernels.transpose`).
+    case dense([Double])
+    /// Row `r` has the single non-zero `value[r]` at `element[r]`: the start of an
+    /// intermediate-bound pass, where every row is one neuron of the target.
+    case unit(element: [Int], value: [Double])
+
+    func densified(size: Int, rows: Int) -> [Double] {
+        switch self {
+        case .dense(let a):
+            return a
+        case let .unit(element, value):
+            var a = [Double](repeating: 0, count: size * rows)
+            for r in 0..<rows { a[element[r] * rows + r] = value[r] }
+            return a
+        }
+    }
+}
+
 /// One CROWN backward pass: lower bounds of `Λ · v` for rows `Λ` over a target value `v`,
 /// each row belonging to one input box.
 ///
@@ -14,6 +34,8 @@ import EvidentEval
 /// convolution via GEMM for convolutions) and add `Λ · offset` to the running constant;
 /// ReLU and MaxPool nodes apply the lower or upper line of their relaxation according to
 /// the sign of each coefficient. At the input, `min over the box` is taken coordinatewise.
+/// Rows that start as unit vectors (one neuron each) stay in a sparse form until the
+/// first convolution or linear layer, which then only places weight patches.
 struct BackwardPass {
     let propagator: BoundPropagator
     let target: ValueID
@@ -24,6 +46,8 @@ struct BackwardPass {
     var slopes: [ValueID: [Double]] = [:]
     /// Whether to keep the coefficients arriving at each ReLU output (for α gradients).
     var recordsReluCoefficients = false
+    /// The box of every row when all rows share one (the common case), else `nil`.
+    let singleBox: Int?
 
     struct Output {
         /// Lower bound per row.
@@ -39,74 +63,194 @@ struct BackwardPass {
         self.target = target
         self.rowBox = rowBox
         self.relaxations = relaxations
+        singleBox = rowBox.allSatisfy { $0 == rowBox.first } ? rowBox.first : nil
     }
 
     func run(initial: [Double], box: IntervalBounds) -> Output {
+        run(initial: .dense(initial), box: box)
+    }
+
+    func run(initial: Coefficients, box: IntervalBounds) -> Output {
         let graph = propagator.graph
         let rows = rowBox.count
-        let targetSize = graph.values[target].count
-        precondition(initial.count == rows * targetSize, "BackwardPass: initial coefficients have the wrong size")
-        var coefficients = [[Double]?](repeating: nil, count: graph.values.count)
+        if case .dense(let a) = initial {
+            precondition(a.count == rows * graph.values[target].count, "BackwardPass: initial coefficients have the wrong size")
+        }
+        var coefficients = [Coefficients?](repeating: nil, count: graph.values.count)
         coefficients[target] = initial
         var constant = [Double](repeating: 0, count: rows)
         var recorded = [ValueID: [Double]]()
-        guard let last = propagator.producers[target] else {
-            return concretize(initial, constant: constant, box: box, recorded: recorded)
+        if let last = propagator.producers[target] {
+            for index in stride(from: last, through: 0, by: -1) {
+                let node = graph.nodes[index]
+                guard let incoming = coefficients[node.output] else { continue }
+                // Take the matrix out so it is uniquely referenced and steps can work in place.
+                coefficients[node.output] = nil
+                let contributions = step(index, incoming, constant: &constant, recorded: &recorded)
+                for (operand, contribution) in zip(node.inputs, contributions) {
+                    accumulate(contribution, into: &coefficients[operand], size: graph.values[operand].count)
+                }
+            }
         }
-        for index in stride(from: last, through: 0, by: -1) {
-            let node = graph.nodes[index]
-            // Take the matrix out so it is uniquely referenced and steps can work in place.
-            guard var a = coefficients[node.output] else { continue }
-            coefficients[node.output] = nil
-            let shapes = node.inputs.map { graph.values[$0].shape }
-            let outShape = graph.values[node.output].shape
-            let contributions: [[Double]]
-            switch node.operation {
-            case .relu:
-                if recordsReluCoefficients { recorded[node.output] = a }
-                guard case .relu(let relaxation)? = relaxations[node.output] else {
-                    preconditionFailure("BackwardPass: ReLU '\(node.name)' has no relaxation")
+        let atInput = (coefficients[graph.input] ?? .dense([Double](repeating: 0, count: rows * propagator.inputSize)))
+            .densified(size: propagator.inputSize, rows: rows)
+        return Output(bounds: concretize(atInput, constant: constant, box: box), reluCoefficients: recorded,
+                      inputCoefficients: atInput)
+    }
+
+    /// Maps the coefficients on node `index`'s output to its operands.
+    private func step(_ index: Int, _ incoming: Coefficients, constant: inout [Double],
+                      recorded: inout [ValueID: [Double]]) -> [Coefficients] {
+        let graph = propagator.graph
+        let node = graph.nodes[index]
+        let rows = rowBox.count
+        let shapes = node.inputs.map { graph.values[$0].shape }
+        let outShape = graph.values[node.output].shape
+        let size = outShape.elementCount
+        if let offset = propagator.offsets[index] { addOffset(incoming, offset, to: &constant) }
+
+        if case let .unit(element, value) = incoming, !recordsReluCoefficients || node.operation != .relu {
+            if let sparse = unitStep(node.operation, element: element, value: value, shapes: shapes,
+                                     output: node.output, constant: &constant) {
+                return sparse
+            }
+        }
+        var a = incoming.densified(size: size, rows: rows)
+        switch node.operation {
+        case .relu:
+            if recordsReluCoefficients { recorded[node.output] = a }
+            guard case .relu(let relaxation)? = relaxations[node.output] else {
+                preconditionFailure("BackwardPass: ReLU '\(node.name)' has no relaxation")
+            }
+            reluStep(&a, relaxation, size: size, constant: &constant, slopes: slopes[node.output])
+            return [.dense(a)]
+        case .maxPool:
+            guard case .maxPool(let relaxation)? = relaxations[node.output] else {
+                preconditionFailure("BackwardPass: MaxPool '\(node.name)' has no relaxation")
+            }
+            return [.dense(maxPoolStep(a, relaxation, inSize: shapes[0].elementCount, outSize: size, constant: &constant))]
+        default:
+            let mapped = Kernels.transpose(node.operation, columns: a, count: rows, shapes: shapes, outputShape: outShape) ?? []
+            return mapped.map { .dense($0) }
+        }
+    }
+
+    /// Steps that keep unit rows sparse, or turn them into dense rows cheaply.
+    /// Returns `nil` where the dense path should be taken.
+    private func unitStep(_ operation: GraphOperation, element: [Int], value: [Double], shapes: [[Int]],
+                          output: ValueID, constant: inout [Double]) -> [Coefficients]? {
+        let rows = rowBox.count
+        let size = propagator.graph.values[output].count
+        switch operation {
+        case .relu:
+            guard case .relu(let relaxation)? = relaxations[output] else { return nil }
+            var v = value
+            let rowSlopes = slopes[output]
+            for r in 0..<rows {
+                let e = element[r], k = rowBox[r] * size + e, c = v[r]
+                if c >= 0 {
+                    v[r] = c * (rowSlopes?[e * rows + r] ?? relaxation.lowerSlope[k])
+                } else {
+                    v[r] = c * relaxation.upperSlope[k]
+                    constant[r] += c * relaxation.upperIntercept[k]
                 }
-                reluStep(&a, relaxation, size: outShape.elementCount, constant: &constant, slopes: slopes[node.output])
-                contributions = [a]
-            case .maxPool:
-                guard case .maxPool(let relaxation)? = relaxations[node.output] else {
-                    preconditionFailure("BackwardPass: MaxPool '\(node.name)' has no relaxation")
-                }
-                contributions = [maxPoolStep(a, relaxation, inSize: shapes[0].elementCount,
-                                             outSize: outShape.elementCount, constant: &constant)]
-            default:
-                if let offset = propagator.offsets[index] {
-                    a.withUnsafeBufferPointer { pa in
-                        constant.withUnsafeMutableBufferPointer { k in
-                            for (e, value) in offset.enumerated() where value != 0 {
-                                for r in 0..<rows { k[r] += pa[e * rows + r] * value }
-                            }
+            }
+            return [.unit(element: element, value: v)]
+        case .addConstant, .reshape:
+            return [.unit(element: element, value: value)]
+        case .multiplyConstant(let c):
+            return [.unit(element: element, value: (0..<rows).map { value[$0] * c.scalars[element[$0]] })]
+        case .divideConstant(let c):
+            return [.unit(element: element, value: (0..<rows).map { value[$0] / c.scalars[element[$0]] })]
+        case .add:
+            return [.unit(element: element, value: value), .unit(element: element, value: value)]
+        case .subtract:
+            return [.unit(element: element, value: value), .unit(element: element, value: value.map { -$0 })]
+        case .convolution(let conv):
+            // Row r is one output neuron (image, m, oy, ox): its transpose is the filter of
+            // channel m placed at the window of (oy, ox).
+            let shape = shapes[0]
+            let (c, h, w) = (shape[1], shape[2], shape[3])
+            let outSize = propagator.graph.values[output].shape
+            let (m, oh, ow) = (outSize[1], outSize[2], outSize[3])
+            let cg = c / conv.group, mg = m / conv.group
+            let (kh, kw) = (conv.window.kernel.height, conv.window.kernel.width)
+            var out = [Double](repeating: 0, count: shape.elementCount * rows)
+            for r in 0..<rows {
+                let e = element[r], v = value[r]
+                let image = e / (m * oh * ow), channel = (e / (oh * ow)) % m
+                let oy = (e / ow) % oh, ox = e % ow
+                let g = channel / mg
+                for ci in 0..<cg {
+                    for ky in 0..<kh {
+                        let y = oy * conv.window.strides.height - conv.window.pads.top + ky * conv.window.dilations.height
+                        guard y >= 0 && y < h else { continue }
+                        for kx in 0..<kw {
+                            let x = ox * conv.window.strides.width - conv.window.pads.left + kx * conv.window.dilations.width
+                            guard x >= 0 && x < w else { continue }
+                            let input = ((image * c + g * cg + ci) * h + y) * w + x
+                            out[input * rows + r] += v * conv.weight.scalars[((channel * cg + ci) * kh + ky) * kw + kx]
                         }
                     }
                 }
-                contributions = Kernels.transpose(node.operation, columns: a, count: rows, shapes: shapes,
-                                                  outputShape: outShape) ?? []
             }
-            for (operand, contribution) in zip(node.inputs, contributions) {
-                guard var existing = coefficients[operand] else {
-                    coefficients[operand] = contribution
-                    continue
+            return [.dense(out)]
+        case .linear(let lin):
+            var out = [Double](repeating: 0, count: shapes[0].elementCount * rows)
+            for r in 0..<rows {
+                let group = element[r] / lin.outFeatures, n = element[r] % lin.outFeatures
+                for k in 0..<lin.inFeatures {
+                    out[(group * lin.inFeatures + k) * rows + r] = value[r] * lin.weight.scalars[n * lin.inFeatures + k]
                 }
-                coefficients[operand] = nil
-                existing.withUnsafeMutableBufferPointer { e in
-                    contribution.withUnsafeBufferPointer { c in for i in 0..<e.count { e[i] += c[i] } }
+            }
+            return [.dense(out)]
+        default:
+            return nil
+        }
+    }
+
+    /// `constant[r] += Σ_e Λ[e, r] · offset[e]`.
+    private func addOffset(_ incoming: Coefficients, _ offset: [Double], to constant: inout [Double]) {
+        let rows = rowBox.count
+        switch incoming {
+        case let .unit(element, value):
+            for r in 0..<rows { constant[r] += value[r] * offset[element[r]] }
+        case .dense(let a):
+            a.withUnsafeBufferPointer { pa in
+                constant.withUnsafeMutableBufferPointer { k in
+                    for (e, o) in offset.enumerated() where o != 0 {
+                        let block = pa.baseAddress! + e * rows
+                        for r in 0..<rows { k[r] += block[r] * o }
+                    }
                 }
-                coefficients[operand] = existing
             }
         }
-        let atInput = coefficients[graph.input] ?? [Double](repeating: 0, count: rows * propagator.inputSize)
-        return concretize(atInput, constant: constant, box: box, recorded: recorded)
+    }
+
+    /// Adds a contribution to the coefficients already arriving at a value (fan-out).
+    private func accumulate(_ contribution: Coefficients, into slot: inout Coefficients?, size: Int) {
+        guard let existing = slot else {
+            slot = contribution
+            return
+        }
+        slot = nil
+        if case let .unit(e1, v1) = existing, case let .unit(e2, v2) = contribution, e1 == e2 {
+            slot = .unit(element: e1, value: zip(v1, v2).map { $0 + $1 })
+            return
+        }
+        let rows = rowBox.count
+        var sum = existing.densified(size: size, rows: rows)
+        let other = contribution.densified(size: size, rows: rows)
+        sum.withUnsafeMutableBufferPointer { s in
+            other.withUnsafeBufferPointer { o in
+                for i in 0..<s.count { s[i] += o[i] }
+            }
+        }
+        slot = .dense(sum)
     }
 
     /// `constant + Σ_i min(a_i l_i, a_i u_i)` per row.
-    private func concretize(_ a: [Double], constant: [Double], box: IntervalBounds,
-                            recorded: [ValueID: [Double]]) -> Output {
+    private func concretize(_ a: [Double], constant: [Double], box: IntervalBounds) -> [Double] {
         let n = propagator.inputSize, rows = rowBox.count
         var bounds = constant
         a.withUnsafeBufferPointer { pa in
@@ -114,16 +258,25 @@ struct BackwardPass {
                 box.upper.withUnsafeBufferPointer { up in
                     bounds.withUnsafeMutableBufferPointer { k in
                         for i in 0..<n {
-                            for r in 0..<rows {
-                                let c = pa[i * rows + r], base = rowBox[r] * n
-                                k[r] += c >= 0 ? c * lo[base + i] : c * up[base + i]
+                            let block = pa.baseAddress! + i * rows
+                            if let b = singleBox {
+                                let (l, u) = (lo[b * n + i], up[b * n + i])
+                                for r in 0..<rows {
+                                    let c = block[r]
+                                    k[r] += Swift.max(c, 0) * l + Swift.min(c, 0) * u
+                                }
+                            } else {
+                                for r in 0..<rows {
+                                    let c = block[r], base = rowBox[r] * n
+                                    k[r] += c >= 0 ? c * lo[base + i] : c * up[base + i]
+                                }
                             }
                         }
                     }
                 }
             }
         }
-        return Output(bounds: bounds, reluCoefficients: recorded, inputCoefficients: a)
+        return bounds
     }
 
     /// Maps coefficients on a ReLU output to its input: lower line for non-negative
@@ -137,15 +290,41 @@ struct BackwardPass {
                     relaxation.lowerSlope.withUnsafeBufferPointer { ls in
                         constant.withUnsafeMutableBufferPointer { k in
                             for j in 0..<size {
-                                for r in 0..<rows {
-                                    let i = j * rows + r, c = o[i]
-                                    if c == 0 { continue }
-                                    let b = rowBox[r] * size + j
-                                    if c > 0 {
-                                        o[i] = c * (rowSlopes?[i] ?? ls[b])
+                                let block = o.baseAddress! + j * rows
+                                if let b = singleBox {
+                                    let index = b * size + j
+                                    if !relaxation.unstable[index] {
+                                        // Stable: identity (active) or zero (inactive).
+                                        if ls[index] == 0 { block.update(repeating: 0, count: rows) }
+                                        continue
+                                    }
+                                    let (u, t) = (us[index], ui[index])
+                                    if let rowSlopes {
+                                        let alpha = rowSlopes.withUnsafeBufferPointer { $0.baseAddress! + j * rows }
+                                        for r in 0..<rows {
+                                            let c = block[r]
+                                            block[r] = c >= 0 ? c * alpha[r] : c * u
+                                            k[r] += Swift.min(c, 0) * t
+                                        }
                                     } else {
-                                        o[i] = c * us[b]
-                                        k[r] += c * ui[b]
+                                        let l = ls[index]
+                                        for r in 0..<rows {
+                                            let c = block[r]
+                                            block[r] = Swift.max(c, 0) * l + Swift.min(c, 0) * u
+                                            k[r] += Swift.min(c, 0) * t
+                                        }
+                                    }
+                                } else {
+                                    for r in 0..<rows {
+                                        let c = block[r]
+                                        if c == 0 { continue }
+                                        let index = rowBox[r] * size + j
+                                        if c > 0 {
+                                            block[r] = c * (rowSlopes?[j * rows + r] ?? ls[index])
+                                        } else {
+                                            block[r] = c * us[index]
+                                            k[r] += c * ui[index]
+                                        }
                                     }
                                 }
                             }

@@ -87,7 +87,14 @@ public final class BoundPropagator: @unchecked Sendable {
     /// Per value: whether it is the operand of a ReLU or MaxPool (needs bounds for relaxation).
     let isPreActivation: [Bool]
 
+    /// Prepares bound computations on `graph`.
+    ///
+    /// OpenBLAS is switched to one thread: the propagator parallelises over chunks of
+    /// specification rows itself, and many of its products are too small for OpenBLAS's
+    /// own threads to pay off.
     public init(graph: Graph) {
+        BLAS.threadCount = 1
+        Self.keepLargeAllocationsInHeap
         self.graph = graph
         absoluteParts = graph.nodes.map { IntervalArithmetic.absoluteLinearPart($0.operation) }
         offsets = graph.nodes.map { node in
@@ -108,6 +115,16 @@ public final class BoundPropagator: @unchecked Sendable {
         afterNonlinearity = after
         isPreActivation = pre
     }
+
+    /// Coefficient matrices of megabytes are allocated and freed at every step; glibc would
+    /// map and unmap each one (page faults dominate then). Raising the mmap threshold keeps
+    /// them in the heap for reuse. Process-wide and done once.
+    private static let keepLargeAllocationsInHeap: Void = {
+        #if os(Linux)
+        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 1 << 30)
+        _ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, 1 << 30)
+        #endif
+    }()
 
     var inputSize: Int { graph.values[graph.input].count }
     var outputSize: Int { graph.values[graph.output].count }
@@ -219,14 +236,7 @@ public final class BoundPropagator: @unchecked Sendable {
         // Rows 2k and 2k+1: lower bound of +ẑ_j and of −ẑ_j (minus its upper bound).
         let rowBox = targets.flatMap { [$0.box, $0.box] }
         let result = backwardInChunks(target: v, rowBox: rowBox, box: box, relaxations: relaxations) { range in
-            let rows = range.count
-            var initial = [Double](repeating: 0, count: rows * size)
-            for r in range where r % 2 == 0 {
-                let neuron = targets[r / 2].neuron
-                initial[neuron * rows + (r - range.lowerBound)] = 1
-                initial[neuron * rows + (r + 1 - range.lowerBound)] = -1
-            }
-            return initial
+            .unit(element: range.map { targets[$0 / 2].neuron }, value: range.map { $0 % 2 == 0 ? 1 : -1 })
         }
         var tightened = current
         for (k, t) in targets.enumerated() {
@@ -240,18 +250,18 @@ public final class BoundPropagator: @unchecked Sendable {
     /// Runs the backward pass for `rowBox.count` rows in chunks small enough for the
     /// coefficient matrices to stay in cache, spread over the cores (OpenBLAS runs
     /// single-threaded inside, one chunk per thread). Rows are independent, so the result
-    /// is the same as one pass over all rows. `initial(range)` builds the element-major
-    /// initial coefficients of the rows in `range`.
+    /// is the same as one pass over all rows. `initial(range)` builds the initial
+    /// coefficients of the rows in `range`.
     func backwardInChunks(target: ValueID, rowBox: [Int], box: IntervalBounds, relaxations: [ValueID: NodeRelaxation],
-                          initial: (Range<Int>) -> [Double]) -> [Double] {
+                          initial: (Range<Int>) -> Coefficients) -> [Double] {
         let rows = rowBox.count
         let widest = graph.values.map(\.count).max() ?? 1
-        let chunk = max(16, min(256, (1 << 17) / max(1, widest)))
+        let env = ProcessInfo.processInfo.environment
+        let budget = Int(env["EVIDENT_CHUNK_BUDGET"] ?? "") ?? (1 << 19)
+        let cap = Int(env["EVIDENT_CHUNK_CAP"] ?? "") ?? 512
+        let chunk = max(16, min(cap, budget / max(1, widest)))
         let chunks = (rows + chunk - 1) / chunk
         var result = [Double](repeating: 0, count: rows)
-        let savedThreads = BLAS.threadCount
-        if chunks > 1 { BLAS.threadCount = 1 }
-        defer { if chunks > 1 { BLAS.threadCount = savedThreads } }
         result.withUnsafeMutableBufferPointer { out in
             let out = UnsafeMutableBufferPointerBox(out)
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
@@ -304,6 +314,12 @@ public final class BoundPropagator: @unchecked Sendable {
         }
     }
 }
+
+#if os(Linux)
+/// glibc's `mallopt` (declared in `malloc.h`, which the Glibc module does not export).
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+#endif
 
 /// Lets concurrent chunks write disjoint parts of one buffer.
 struct UnsafeMutableBufferPointerBox: @unchecked Sendable {

@@ -155,11 +155,12 @@ extension Kernels {
 extension ConvolutionKernels {
     /// The transposed convolution on element-major coefficients (`M·OH·OW × n` to `C·H·W × n`).
     ///
-    /// For every input position `q`, the output positions that read it through some kernel
+    /// For every input position `q`, the output elements that read it through some kernel
     /// offset are gathered into one block and multiplied by the matching slice of the
-    /// weights in one GEMM (`C/g × (offsets·M/g)` times `(offsets·M/g) × n`), so the
-    /// long dimension is the number of coefficient vectors and nothing is materialised
-    /// beyond one gathered block. Weight slices are cached per pattern of valid offsets.
+    /// weights in one GEMM (`C/g × depth` times `depth × n`), so the long dimension is the
+    /// number of coefficient vectors and nothing is materialised beyond one gathered block.
+    /// Output elements whose coefficients are all zero (typically behind inactive ReLUs in
+    /// bound propagation) are left out of the block, which shrinks `depth`.
     public static func transpose(_ conv: Convolution, columns a: [Double], count n: Int, inputShape: [Int]) -> [Double] {
         let geo = Geometry(conv, images: inputShape[0], inputShape: inputShape)
         let images = inputShape[0]
@@ -173,15 +174,22 @@ extension ConvolutionKernels {
         let inPlane = h * w, outPlane = oh * ow
         precondition(a.count == images * m * outPlane * n, "ConvolutionKernels.transpose: coefficient size mismatch")
         var out = [Double](repeating: 0, count: images * c * inPlane * n)
-        var patterns = [[Int]: [Double]]()  // valid offsets -> weights [Cg × (offsets·Mg)] per group, stacked
-        var gathered = [Double](repeating: 0, count: kh * kw * mg * n)
-        var offsets = [Int](), sources = [Int]()
-        offsets.reserveCapacity(kh * kw)
+        // Which output elements carry any non-zero coefficient.
+        let nonzero: [Bool] = a.withUnsafeBufferPointer { pa in
+            (0..<(images * m * outPlane)).map { e in
+                let base = pa.baseAddress! + e * n
+                for j in 0..<n where base[j] != 0 { return true }
+                return false
+            }
+        }
+        let maxDepth = kh * kw * mg
+        var gathered = [Double](repeating: 0, count: maxDepth * n)
+        var weights = [Double](repeating: 0, count: cg * maxDepth)
+        var sources = [(offset: Int, position: Int)]()
         sources.reserveCapacity(kh * kw)
         for y in 0..<h {
             for x in 0..<w {
                 // Output positions reading input (y, x), with their kernel offsets.
-                offsets.removeAll(keepingCapacity: true)
                 sources.removeAll(keepingCapacity: true)
                 for ky in 0..<kh {
                     let ty = y + pt - ky * dh
@@ -189,47 +197,42 @@ extension ConvolutionKernels {
                     for kx in 0..<kw {
                         let tx = x + pl - kx * dw
                         guard tx >= 0, tx % sw == 0, tx / sw < ow else { continue }
-                        offsets.append(ky * kw + kx)
-                        sources.append((ty / sh) * ow + tx / sw)
+                        sources.append((ky * kw + kx, (ty / sh) * ow + tx / sw))
                     }
                 }
-                if offsets.isEmpty { continue }
-                let depth = offsets.count * mg
-                if patterns[offsets] == nil {
-                    // weights[g][ci][(k, mi)] = W[g·Mg + mi, ci, offset_k]
-                    var wt = [Double](repeating: 0, count: geo.group * cg * depth)
-                    for g in 0..<geo.group {
-                        for ci in 0..<cg {
-                            for (k, offset) in offsets.enumerated() {
-                                for mi in 0..<mg {
-                                    wt[(g * cg + ci) * depth + k * mg + mi] =
-                                        conv.weight.scalars[((g * mg + mi) * cg + ci) * kh * kw + offset]
-                                }
-                            }
-                        }
-                    }
-                    patterns[offsets] = wt
-                }
-                let wt = patterns[offsets]!
+                if sources.isEmpty { continue }
                 let q = y * w + x
                 for image in 0..<images {
                     for g in 0..<geo.group {
+                        // Gather the non-zero output elements and the matching weight columns:
+                        // weights[ci][d] = W[g·Mg + mi, ci, offset] for gathered element d = (offset, mi).
+                        var depth = 0
                         a.withUnsafeBufferPointer { pa in
                             gathered.withUnsafeMutableBufferPointer { gb in
-                                for (k, p) in sources.enumerated() {
-                                    for mi in 0..<mg {
-                                        let source = pa.baseAddress! + (((image * m + g * mg + mi) * outPlane) + p) * n
-                                        (gb.baseAddress! + (k * mg + mi) * n).update(from: source, count: n)
+                                weights.withUnsafeMutableBufferPointer { wb in
+                                    conv.weight.scalars.withUnsafeBufferPointer { wsrc in
+                                        for source in sources {
+                                            for mi in 0..<mg {
+                                                let element = (image * m + g * mg + mi) * outPlane + source.position
+                                                guard nonzero[element] else { continue }
+                                                (gb.baseAddress! + depth * n).update(from: pa.baseAddress! + element * n, count: n)
+                                                for ci in 0..<cg {
+                                                    wb[ci * maxDepth + depth] = wsrc[((g * mg + mi) * cg + ci) * kh * kw + source.offset]
+                                                }
+                                                depth += 1
+                                            }
+                                        }
                                     }
                                 }
                             }
                         }
-                        wt.withUnsafeBufferPointer { pw in
+                        if depth == 0 { continue }
+                        weights.withUnsafeBufferPointer { pw in
                             gathered.withUnsafeBufferPointer { gb in
                                 out.withUnsafeMutableBufferPointer { po in
-                                    // [Cg × n] (rows strided by a plane) = Wt [Cg × depth] · gathered [depth × n]
+                                    // [Cg × n] (rows strided by a plane) = weights [Cg × depth] · gathered [depth × n]
                                     BLAS.gemm(.none, .none, m: cg, n: n, k: depth,
-                                              a: pw.baseAddress! + g * cg * depth, lda: depth,
+                                              a: pw.baseAddress!, lda: maxDepth,
                                               b: gb.baseAddress!, ldb: n,
                                               c: po.baseAddress! + ((image * c + g * cg) * inPlane + q) * n, ldc: inPlane * n)
                                 }

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# One command on a fresh Debian machine: install the system libraries, build Evident in
+# release mode, and run the main job on the network shipped in Networks/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+if ! dpkg -s libglpk-dev libopenblas-dev >/dev/null 2>&1; then
+    $SUDO apt-get update
+    $SUDO apt-get install -y libglpk-dev libopenblas-dev
+fi
+swift build -c release --product evident
+EVIDENT=.build/release/evident
+NET=Networks/digits_resnet/digits_resnet.onnx
+echo "== evident info $NET"
+$EVIDENT info "$NET"
+echo "== evident eval $NET --input Networks/digits_resnet/example_input.txt (label: $(cat Networks/digits_resnet/example_label.txt))"
+$EVIDENT eval "$NET" --input Networks/digits_resnet/example_input.txt
+echo "== evident bounds $NET Specs/digits_resnet_img2_eps0.01.vnnlib --method crown"
+$EVIDENT bounds "$NET" Specs/digits_resnet_img2_eps0.01.vnnlib --method crown
