@@ -38,7 +38,7 @@ let package = Package(
         // Locates ../shared/benchmarks for tests and benchmark commands.
         .target(name: "EvidentTestSupport", dependencies: ["EvidentIR"]),
 
-        .testTarget(name: "EvidentIRTests", dependencies: ["EvidentTestSupport", "EvidentIR", "EvidentEval"]),
+        .testTarget(name: "EvidentIRTests", dependencies: ["EvidentTestSupport", "EvidentIR", "EvidentEval", "EvidentONNX", "EvidentVNNLib"]),
         .testTarget(name: "EvidentONNXTests", dependencies: ["EvidentTestSupport", "EvidentONNX", "EvidentEval"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "EvidentNNetTests", dependencies: ["EvidentTestSupport", "EvidentNNet", "EvidentONNX", "EvidentEval"]),

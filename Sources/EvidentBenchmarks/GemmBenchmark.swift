@@ -17,7 +17,9 @@ func withBLASThreads<T>(_ threads: Int, _ body: () -> T) -> T {
 /// that dominate CROWN on resnet_2b (the transposed convolution) and evaluation (the forward one).
 func benchmarkGemm(_ settings: BenchmarkSettings) {
     section("gemm: OpenBLAS dgemm and convolution kernels (GFLOP/s)")
-    let defaultThreads = BLAS.threadCount
+    let defaultThreads = settings.defaultBLASThreads
+    let exact = settings.repeats != nil
+    print("best and median of at least 3 runs and 1 s per measurement (exactly --repeat runs when given)")
     let threadSettings = defaultThreads > 1 ? [1, defaultThreads] : [1]
     var generator = SeededGenerator(seed: 7)
     var table = Table("dgemm n x n x n", "threads", "runs", "best", "median", "GFLOP/s best", "GFLOP/s median")
@@ -27,7 +29,7 @@ func benchmarkGemm(_ settings: BenchmarkSettings) {
         var c = [Double](repeating: 0, count: n * n)
         let flops = 2 * Double(n) * Double(n) * Double(n)
         for threads in threadSettings {
-            let runs = settings.runs(default: n >= 2048 ? 3 : 5)
+            var runs = 0
             let times = withBLASThreads(threads) { () -> Sample in
                 a.withUnsafeBufferPointer { pa in
                     b.withUnsafeBufferPointer { pb in
@@ -37,7 +39,9 @@ func benchmarkGemm(_ settings: BenchmarkSettings) {
                                 BLAS.gemm(.none, .none, m: n, n: n, k: n, a: pa.baseAddress!, b: pb.baseAddress!, c: pc)
                             }
                             run()  // warm-up (thread start, page faults)
-                            return Sample(sampleSeconds(runs: runs, run))
+                            let samples = sampleSeconds(runs: settings.runs(default: 3), exact: exact, minimumSeconds: 1, run)
+                            runs = samples.count
+                            return Sample(samples)
                         }
                     }
                 }
@@ -85,8 +89,10 @@ func convolutionKernelFigures(_ settings: BenchmarkSettings, threadSettings: [In
           + "flops = 2 * count * M*OH*OW * C/g*kH*kW = count * \(Int(flopsPerColumn))")
     flushOutput()
     var generator = SeededGenerator(seed: 11)
+    let exact = settings.repeats != nil
     var table = Table("kernel", "count", "threads", "runs", "best", "median", "GFLOP/s best", "GFLOP/s median")
     var parts = [String]()
+    var bestTranspose = [Int: Double](), bestForward = [Int: Double]()
     for count in [128, 1024] {
         // Transposed convolution on element-major coefficients (M·OH·OW × count), as in CROWN.
         let columns = generator.uniforms(m * oh * ow * count)
@@ -94,30 +100,31 @@ func convolutionKernelFigures(_ settings: BenchmarkSettings, threadSettings: [In
         // Forward convolution on `count` images.
         let images = generator.uniforms(count * c * h * w, 0...1)
         for threads in threadSettings {
-            let runs = settings.runs(default: count >= 1024 ? 3 : 5)
-            let transposeTimes = withBLASThreads(threads) { () -> Sample in
+            let runs = settings.runs(default: 3)
+            let transposeTimes = withBLASThreads(threads) { () -> [Double] in
                 _ = ConvolutionKernels.transpose(conv, columns: columns, count: count, inputShape: transposeShape)
-                return Sample(sampleSeconds(runs: runs) {
+                return sampleSeconds(runs: runs, exact: exact, minimumSeconds: 1) {
                     _ = ConvolutionKernels.transpose(conv, columns: columns, count: count, inputShape: transposeShape)
-                })
+                }
             }
-            let forwardTimes = withBLASThreads(threads) { () -> Sample in
+            let forwardTimes = withBLASThreads(threads) { () -> [Double] in
                 _ = ConvolutionKernels.forward(conv, input: images, images: count, inputShape: transposeShape)
-                return Sample(sampleSeconds(runs: runs) {
+                return sampleSeconds(runs: runs, exact: exact, minimumSeconds: 1) {
                     _ = ConvolutionKernels.forward(conv, input: images, images: count, inputShape: transposeShape)
-                })
+                }
             }
             let flops = flopsPerColumn * Double(count)
-            for (name, times) in [("transpose (CROWN)", transposeTimes), ("forward (images)", forwardTimes)] {
-                table.add(name, "\(count)", "\(threads)", "\(runs)", formatSeconds(times.min), formatSeconds(times.median),
+            for (name, samples) in [("transpose (CROWN)", transposeTimes), ("forward (images)", forwardTimes)] {
+                let times = Sample(samples)
+                table.add(name, "\(count)", "\(threads)", "\(samples.count)", formatSeconds(times.min), formatSeconds(times.median),
                           String(format: "%.1f", gigaflops(flops, times.min)),
                           String(format: "%.1f", gigaflops(flops, times.median)))
             }
-            if threads == threadSettings.last {
-                parts.append("conv transpose n=\(count) \(String(format: "%.1f", gigaflops(flops, transposeTimes.min))) GFLOP/s")
-                parts.append("conv forward n=\(count) \(String(format: "%.1f", gigaflops(flops, forwardTimes.min))) GFLOP/s")
-            }
+            bestTranspose[count] = max(bestTranspose[count] ?? 0, gigaflops(flops, Sample(transposeTimes).min))
+            bestForward[count] = max(bestForward[count] ?? 0, gigaflops(flops, Sample(forwardTimes).min))
         }
+        parts.append("conv transpose n=\(count) \(String(format: "%.1f", bestTranspose[count] ?? 0)) GFLOP/s")
+        parts.append("conv forward n=\(count) \(String(format: "%.1f", bestForward[count] ?? 0)) GFLOP/s")
     }
     table.print()
     return parts

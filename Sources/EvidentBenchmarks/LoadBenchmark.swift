@@ -45,6 +45,7 @@ func benchmarkForward(_ settings: BenchmarkSettings) {
         networks.append(("resnet_2b", SharedBenchmarks.path("cifar10_resnet/onnx/resnet_2b.onnx")))
     }
     networks.append(("digits_resnet", SharedBenchmarks.repositoryRoot.appendingPathComponent("Networks/digits_resnet/digits_resnet.onnx").path))
+    print("at least 10 runs and 1 s per measurement (exactly --repeat runs when given); random inputs in [0, 1]")
     var table = Table("network", "batch", "runs", "median", "min", "images/s (median)", "images/s (best)")
     var summaries = [String]()
     for (name, path) in networks {
@@ -59,12 +60,12 @@ func benchmarkForward(_ settings: BenchmarkSettings) {
         for batch in [1, 64] {
             let input = generator.uniforms(batch * evaluator.inputCount, 0...1)
             // Enough runs for about the same total work at both batch sizes.
-            let runs = settings.runs(default: batch == 1 ? 50 : 10)
             var failure: Error?
             _ = try? evaluator.evaluate(input, batch: batch)  // warm-up
-            let times = Sample(sampleSeconds(runs: runs) {
+            let samples = sampleSeconds(runs: settings.runs(default: 10), exact: settings.repeats != nil, minimumSeconds: 1) {
                 do { _ = try evaluator.evaluate(input, batch: batch) } catch { failure = error }
-            })
+            }
+            let runs = samples.count, times = Sample(samples)
             if let failure {
                 table.add(name, "\(batch)", "error: \(failure.localizedDescription)")
                 continue

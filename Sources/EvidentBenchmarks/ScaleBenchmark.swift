@@ -97,3 +97,28 @@ func benchmarkScale(_ settings: BenchmarkSettings) {
     summary("scale", steps.joined(separator: ", ") + "; total with setup \(formatSeconds(total)) (target < 60 s), "
             + "peak memory \(peak.map(formatBytes) ?? "n/a") (target < 8 GiB)")
 }
+
+/// Environment variable marking the child process of ``runScaleInChildProcess(_:)``.
+let childRunVariable = "EVIDENT_BENCH_CHILD"
+
+/// Runs `evident-bench scale` in a child process (same executable), reporting how it ended.
+func runScaleInChildProcess(_ settings: BenchmarkSettings) {
+    print("(running scale in a child process, for its own peak-memory figures)")
+    flushOutput()
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    child.environment = ProcessInfo.processInfo.environment.merging([childRunVariable: "1"]) { $1 }
+    child.arguments = ["scale", "--model", settings.scaleModel] + (settings.repeats.map { ["--repeat", "\($0)"] } ?? [])
+    do {
+        try child.run()
+        child.waitUntilExit()
+    } catch {
+        print("scale: cannot start a child process: \(error.localizedDescription); running it here")
+        benchmarkScale(settings)
+        return
+    }
+    if child.terminationReason != .exit || child.terminationStatus != 0 {
+        let how = child.terminationReason == .exit ? "exit status" : "signal"
+        summary("scale", "child process failed (\(how) \(child.terminationStatus)); see the last step announced above")
+    }
+}

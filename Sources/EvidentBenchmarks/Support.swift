@@ -18,6 +18,20 @@ func sampleSeconds(runs: Int, _ body: () throws -> Void) rethrows -> [Double] {
     try (0..<max(1, runs)).map { _ in try timed(body).seconds }
 }
 
+/// Runs `body` at least `runs` times and, unless `exact`, until `minimumSeconds` have
+/// passed too (at most 10,000 runs); returns each run's seconds. Short kernels thus get
+/// enough runs for a stable median on a shared machine.
+func sampleSeconds(runs: Int, exact: Bool, minimumSeconds: Double, _ body: () throws -> Void) rethrows -> [Double] {
+    var times = [Double]()
+    var total = 0.0
+    while times.count < max(1, runs) || (!exact && total < minimumSeconds && times.count < 10_000) {
+        let t = try timed(body).seconds
+        times.append(t)
+        total += t
+    }
+    return times
+}
+
 /// Median and minimum of a non-empty sample.
 struct Sample {
     let values: [Double]
@@ -108,6 +122,12 @@ func formatBytes(_ bytes: Int) -> String {
     return gib >= 1 ? String(format: "%.2f GiB", gib) : String(format: "%.0f MiB", Double(bytes) / 1_048_576)
 }
 
+/// The 1-, 5- and 15-minute load averages (`/proc/loadavg`), to judge how busy a shared machine was.
+func loadAverage() -> String {
+    guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "n/a" }
+    return text.split(separator: " ").prefix(3).joined(separator: " ")
+}
+
 func memoryLine() -> String {
     guard let m = memoryUsage() else { return "peak memory: n/a (no /proc/self/status)" }
     return "peak memory (VmHWM) \(formatBytes(m.peak)), current (VmRSS) \(formatBytes(m.current))"
@@ -167,10 +187,16 @@ struct Instance {
     /// A short name for tables: the property file name without its extension.
     var name: String { ((vnnlib as NSString).lastPathComponent as NSString).deletingPathExtension }
 
+    /// The instances of `folder/instances.csv` (`onnx,vnnlib,timeout` rows; VNN-COMP's files
+    /// have no header, so a row is skipped only when its first field does not name an .onnx file).
     static func list(folder: String) -> [Instance] {
-        SharedBenchmarks.csvRows(folder + "/instances.csv").compactMap { row in
-            guard row.count >= 2 else { return nil }
-            return Instance(onnx: folder + "/" + row[0], vnnlib: folder + "/" + row[1])
+        guard let text = try? String(contentsOfFile: SharedBenchmarks.path(folder + "/instances.csv"), encoding: .utf8)
+        else { return [] }
+        return text.split(whereSeparator: \.isNewline).compactMap { line in
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+                .map { $0.trimmingCharacters(in: .whitespaces) }
+            guard fields.count >= 2, fields[0].hasSuffix(".onnx") else { return nil }
+            return Instance(onnx: folder + "/" + fields[0], vnnlib: folder + "/" + fields[1])
         }
     }
 }

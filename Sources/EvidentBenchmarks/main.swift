@@ -50,6 +50,9 @@ let usage = """
 /// Settings parsed from the command line.
 struct BenchmarkSettings {
     var repeats: Int?
+    /// OpenBLAS's thread count at start-up (its default: one per core). `BoundPropagator`
+    /// switches OpenBLAS to one thread process-wide, so each benchmark starts from this.
+    var defaultBLASThreads = BLAS.threadCount
     var scaleModel = defaultScaleModel
 
     /// The run count to use: `--repeat` when given, else the benchmark's default.
@@ -101,15 +104,21 @@ if runAll {
 }
 if selected.isEmpty { exitWithUsage("no benchmark named") }
 
+/// Set in the child process that runs `scale` for `all`: the parent prints the frame.
+let isChildRun = ProcessInfo.processInfo.environment[childRunVariable] != nil
+
 #if DEBUG
 print("WARNING: this is a debug build; figures are meaningless. Build with -c release.")
 #endif
-print("evident-bench: \(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS threads \(BLAS.threadCount), "
-      + "shared benchmarks: \(SharedBenchmarks.root?.path ?? "missing")")
+if !isChildRun {
+    print("evident-bench: \(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS threads \(BLAS.threadCount), "
+          + "load average \(loadAverage()), shared benchmarks: \(SharedBenchmarks.root?.path ?? "missing")")
+}
 
 let benchmarkStart = now()
 for name in selected {
     let start = now()
+    BLAS.threadCount = settings.defaultBLASThreads
     switch name {
     case .parse:
         section("parse: VNN-LIB parsing")
@@ -123,9 +132,15 @@ for name in selected {
     case .alpha: benchmarkAlphaCrown(settings)
     case .batch: benchmarkBatch(settings)
     case .gemm: benchmarkGemm(settings)
-    case .scale: benchmarkScale(settings)
+    case .scale:
+        // Alongside other benchmarks, a child process keeps the peak-memory figures (VmHWM)
+        // to this benchmark alone, and a crash in it from taking the others' output down.
+        if selected.count > 1 { runScaleInChildProcess(settings) } else { benchmarkScale(settings) }
     }
-    print("(\(name.rawValue) took \(formatSeconds(now() - start)))")
+    if isChildRun { break }
+    print("(\(name.rawValue) took \(formatSeconds(now() - start)); load average now \(loadAverage()))")
     flushOutput()
 }
-print("\nevident-bench finished in \(formatSeconds(now() - benchmarkStart)); \(memoryLine())")
+if !isChildRun {
+    print("\nevident-bench finished in \(formatSeconds(now() - benchmarkStart)); \(memoryLine())")
+}

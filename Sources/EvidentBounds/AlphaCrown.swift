@@ -3,77 +3,269 @@ import EvidentIR
 import EvidentEval
 
 /// α-CROWN (Xu et al., "Fast and Complete", ICLR 2021): the lower-line slope of every
-/// unstable ReLU neuron, one per neuron and per specification row, is optimised by
-/// projected gradient ascent (Adam) on the bound, starting from CROWN's adaptive slopes.
-/// Intermediate bounds stay those of CROWN.
+/// unstable ReLU neuron is a free parameter in [0, 1], one per neuron and per bound
+/// target — every row of the final specification and every CROWN row of every
+/// intermediate (pre-activation) bound — optimised by projected gradient ascent (Adam)
+/// on the sum of the final bounds, starting from CROWN's adaptive slopes.
 ///
-/// Gradient. For fixed line choices the bound of row `r` is `L = const + Λ_x · x*`, where
-/// `x*` is the box corner minimising the final linear function. Differentiating the
-/// backward pass gives a forward pass: evaluating the relaxed network (each ReLU replaced
-/// by the line the backward pass used for that row) at `x*` yields the value `ξ_v` of
-/// every pre-activation, and `∂L/∂α_j = Λ_j · ξ_j` for a neuron whose coefficient `Λ_j`
-/// on the ReLU output is non-negative (0 otherwise). As a consistency check, `L` equals
-/// the specification applied to the relaxed network's output at `x*`.
+/// Gradient. For fixed line choices the bound of one row is `L = const + Λ_x · x*`, with
+/// `x*` the box corner minimising the row's final linear function. The adjoint of the
+/// backward pass is a forward pass: evaluating the relaxed network (each ReLU replaced
+/// by the line the backward pass used for that row) at `x*` gives a value `ξ_v` for
+/// every value, and
+/// - `∂L/∂α_j = Λ_j ξ_j` for a neuron whose coefficient `Λ_j` on the ReLU output is
+///   non-negative (lower line), 0 otherwise;
+/// - `∂L/∂s_j = Λ_j ξ_j` and `∂L/∂t_j = Λ_j` for a negative coefficient (upper line
+///   `s ẑ + t` with `s = u/(u−l)`, `t = −s l`), which passes the gradient on to the
+///   intermediate bounds `l`, `u` of that neuron, and through them to the slopes of the
+///   CROWN rows that produced those bounds (visited in reverse topological order).
 ///
-/// Every iterate is a valid bound (any α in [0, 1] is), so the best bound seen per row is
-/// returned together with the slopes that produced it.
-extension BoundPropagator {
-    func optimiseSlopes(initial: [Double], rowBox: [Int], box: IntervalBounds, relaxations: [ValueID: NodeRelaxation],
-                        intermediate: [IntervalBounds?], options: BoundOptions) -> (lower: [Double], slopes: [ValueID: [Double]]) {
-        let rows = rowBox.count
-        var alphas = [ValueID: [Double]]()
-        for (v, relaxation) in relaxations {
-            guard case .relu(let relu) = relaxation else { continue }
-            let size = graph.values[v].count
-            var a = [Double](repeating: 0, count: rows * size)
-            for j in 0..<size {
-                for r in 0..<rows { a[j * rows + r] = relu.lowerSlope[rowBox[r] * size + j] }
-            }
-            alphas[v] = a
-        }
-        var best = [Double](repeating: -.infinity, count: rows)
-        var bestSlopes = alphas
-        var firstMoment = alphas.mapValues { [Double](repeating: 0, count: $0.count) }
-        var secondMoment = firstMoment
-        let (beta1, beta2, epsilon) = (0.9, 0.999, 1e-8)
+/// Every iterate is a valid bound (any α in [0, 1] is), and so is every intermediate
+/// bound of every iterate: the best final bound seen per row is returned, and
+/// intermediate bounds are intersected across iterations.
+struct AlphaCrownOptimiser {
+    let propagator: BoundPropagator
+    /// Final specification, element-major (`outputSize × rows`).
+    let initial: [Double]
+    let rowBox: [Int]
+    let box: IntervalBounds
+    let batch: Int
+    let useCrown: Bool
+    let options: BoundOptions
 
+    /// α[target][relu output] (element-major `size × rows of target`); the final rows use
+    /// the graph output as their target.
+    private var alpha: [ValueID: [ValueID: [Double]]] = [:]
+    private var firstMoment: [ValueID: [ValueID: [Double]]] = [:]
+    private var secondMoment: [ValueID: [ValueID: [Double]]] = [:]
+    /// Per target, the rows that have ever received a gradient (only they move).
+    private var movingRows: [ValueID: Set<Int>] = [:]
+
+    /// Gradients for some rows of one target: `values[u]` is element-major over ReLU `u`'s
+    /// neurons with one column per entry of `rows`.
+    struct TargetGradient {
+        var rows: [Int]
+        var values: [ValueID: [Double]]
+    }
+
+    init(propagator: BoundPropagator, initial: [Double], rowBox: [Int], box: IntervalBounds, batch: Int,
+         useCrown: Bool, options: BoundOptions) {
+        self.propagator = propagator
+        self.initial = initial
+        self.rowBox = rowBox
+        self.box = box
+        self.batch = batch
+        self.useCrown = useCrown
+        self.options = options
+    }
+
+    private var graph: Graph { propagator.graph }
+
+    mutating func run() -> BoundResult {
+        var sweep = propagator.intermediateSweep(box: box, batch: batch, useCrown: useCrown)
+        let targets = sweep.targets
+        initialiseSlopes(sweep)
+        var best = [Double](repeating: -.infinity, count: rowBox.count)
+        var bestSlopes = alpha[graph.output] ?? [:]
         for iteration in 0...max(0, options.iterations) {
-            var pass = BackwardPass(propagator: self, target: graph.output, rowBox: rowBox, relaxations: relaxations)
-            pass.slopes = alphas
-            pass.recordsReluCoefficients = true
-            let out = pass.run(initial: initial, box: box)
-            for r in 0..<rows where out.bounds[r] > best[r] {
-                best[r] = out.bounds[r]
-                for (v, a) in alphas {
-                    for i in stride(from: r, to: a.count, by: rows) { bestSlopes[v]![i] = a[i] }
+            if iteration > 0 {
+                sweep = propagator.intermediateSweep(box: box, batch: batch, useCrown: useCrown, fixedTargets: targets,
+                                                     slopes: alpha, previous: sweep.bounds)
+            }
+            let final = finalBounds(sweep)
+            var improved = [Int]()
+            for r in 0..<rowBox.count where final[r] > best[r] {
+                best[r] = final[r]
+                improved.append(r)
+            }
+            if !improved.isEmpty, let slopes = alpha[graph.output] {
+                for (u, a) in slopes {
+                    for e in 0..<(a.count / rowBox.count) {
+                        for r in improved { bestSlopes[u]![e * rowBox.count + r] = a[e * rowBox.count + r] }
+                    }
                 }
             }
             if iteration == options.iterations { break }
-            let gradients = slopeGradients(out, rowBox: rowBox, box: box, relaxations: relaxations, alphas: alphas)
-            let step = Double(iteration + 1)
-            for (v, g) in gradients {
-                var a = alphas[v]!, m = firstMoment[v]!, s = secondMoment[v]!
-                let correction1 = 1 - pow(beta1, step), correction2 = 1 - pow(beta2, step)
-                for i in 0..<g.count where g[i] != 0 || m[i] != 0 {
-                    m[i] = beta1 * m[i] + (1 - beta1) * g[i]
-                    s[i] = beta2 * s[i] + (1 - beta2) * g[i] * g[i]
-                    let update = options.learningRate * (m[i] / correction1) / ((s[i] / correction2).squareRoot() + epsilon)
-                    a[i] = min(1, max(0, a[i] + update))
-                }
-                alphas[v] = a
-                firstMoment[v] = m
-                secondMoment[v] = s
-            }
+            adamStep(slopeGradients(sweep), targets: targets, step: Double(iteration + 1))
         }
-        return (best, bestSlopes)
+        return BoundResult(lower: best, intermediate: sweep.bounds, slopes: bestSlopes)
     }
 
-    /// `∂L_r/∂α` for every ReLU node reached by the backward pass (see the type comment).
-    func slopeGradients(_ out: BackwardPass.Output, rowBox: [Int], box: IntervalBounds,
-                        relaxations: [ValueID: NodeRelaxation], alphas: [ValueID: [Double]]) -> [ValueID: [Double]] {
+    /// One projected Adam ascent step on the rows that have received gradients.
+    private mutating func adamStep(_ gradients: [ValueID: TargetGradient], targets: [ValueID: BoundPropagator.CrownTargets],
+                                   step: Double) {
+        let (beta1, beta2, epsilon) = (0.9, 0.999, 1e-8)
+        let correction1 = 1 - pow(beta1, step), correction2 = 1 - pow(beta2, step)
+        let rate = options.learningRate
+        for (target, gradient) in gradients {
+            movingRows[target, default: []].formUnion(gradient.rows)
+            let rows = rowCount(target, targets)
+            let moving = movingRows[target]!.sorted()
+            var column = [Int](repeating: -1, count: rows)
+            for (k, r) in gradient.rows.enumerated() { column[r] = k }
+            let width = gradient.rows.count
+            for u in alpha[target]!.keys {
+                let size = alpha[target]![u]!.count / max(rows, 1)
+                let g = gradient.values[u]
+                alpha[target]![u]!.withUnsafeMutableBufferPointer { a in
+                    firstMoment[target]![u]!.withUnsafeMutableBufferPointer { m in
+                        secondMoment[target]![u]!.withUnsafeMutableBufferPointer { s in
+                            for e in 0..<size {
+                                for r in moving {
+                                    let i = e * rows + r
+                                    let gi = (g != nil && column[r] >= 0) ? g![e * width + column[r]] : 0
+                                    if gi == 0 && m[i] == 0 { continue }
+                                    m[i] = beta1 * m[i] + (1 - beta1) * gi
+                                    s[i] = beta2 * s[i] + (1 - beta2) * gi * gi
+                                    let update = rate * (m[i] / correction1) / ((s[i] / correction2).squareRoot() + epsilon)
+                                    a[i] = Swift.min(1, Swift.max(0, a[i] + update))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private func rowCount(_ target: ValueID, _ targets: [ValueID: BoundPropagator.CrownTargets]) -> Int {
+        target == graph.output ? rowBox.count : 2 * (targets[target]?.count ?? 0)
+    }
+
+    /// Starts every slope at CROWN's adaptive choice for the row's box.
+    private mutating func initialiseSlopes(_ sweep: BoundPropagator.IntermediateSweep) {
+        var rowsOf: [ValueID: [Int]] = [graph.output: rowBox]
+        for (v, t) in sweep.targets { rowsOf[v] = t.rowBox }
+        for (target, boxes) in rowsOf {
+            guard let last = propagator.producers[target] else { continue }
+            var slopes = [ValueID: [Double]]()
+            for node in graph.nodes[0...last] where node.operation == .relu {
+                guard case .relu(let relu)? = sweep.relaxations[node.output] else { continue }
+                let size = graph.values[node.output].count, rows = boxes.count
+                var a = [Double](repeating: 0, count: size * rows)
+                for e in 0..<size {
+                    for r in 0..<rows { a[e * rows + r] = relu.lowerSlope[boxes[r] * size + e] }
+                }
+                slopes[node.output] = a
+            }
+            alpha[target] = slopes
+            firstMoment[target] = slopes.mapValues { [Double](repeating: 0, count: $0.count) }
+            secondMoment[target] = firstMoment[target]
+        }
+    }
+
+    private func finalBounds(_ sweep: BoundPropagator.IntermediateSweep) -> [Double] {
         let rows = rowBox.count
-        let n = inputSize
-        // x*: the corner of each row's box minimising its final linear function.
+        return propagator.backwardInChunks(target: graph.output, rowBox: rowBox, box: box, relaxations: sweep.relaxations,
+                                           slopes: alpha[graph.output]) { range in
+            .dense(columns(initial, rows: rows, Array(range)))
+        }
+    }
+
+    /// `∂(Σ final bounds)/∂α`, per target, per row that has a non-zero gradient, per ReLU
+    /// (element-major over that ReLU's neurons, one column).
+    private func slopeGradients(_ sweep: BoundPropagator.IntermediateSweep) -> [ValueID: TargetGradient] {
+        var result = [ValueID: TargetGradient]()
+        // ∂/∂s and ∂/∂t of the upper lines, per ReLU output value, per box and neuron.
+        var upperLineGradient = [ValueID: (s: [Double], t: [Double])]()
+        let finalRows = Array(0..<rowBox.count)
+        result[graph.output] = contribution(target: graph.output, rows: finalRows, rowBox: rowBox,
+                                            weights: [Double](repeating: 1, count: rowBox.count), sweep: sweep,
+                                            upperLineGradient: &upperLineGradient) { indices in
+            .dense(columns(initial, rows: rowBox.count, indices))
+        }
+        // Intermediate targets, last first: their rows' weights are ∂loss/∂(their bound).
+        let ordered = sweep.targets.keys.sorted { propagator.producers[$0]! > propagator.producers[$1]! }
+        for v in ordered {
+            let targets = sweep.targets[v]!, rows = sweep.rowBounds[v]!
+            guard let relu = graph.nodes.first(where: { $0.inputs.first == v && $0.operation == .relu }),
+                  let g = upperLineGradient[relu.output], case .relu(let relaxation)? = sweep.relaxations[relu.output],
+                  let bounds = sweep.bounds[v] else { continue }
+            let size = graph.values[v].count
+            var chosen = [Int](), weights = [Double]()
+            for k in 0..<targets.count {
+                let i = targets.box[k] * size + targets.neuron[k]
+                guard relaxation.unstable[i], g.s[i] != 0 || g.t[i] != 0 else { continue }
+                let (l, u) = (bounds.lower[i], bounds.upper[i])
+                let width = u - l
+                let dsdl = u / (width * width), dsdu = -l / (width * width)
+                let s = u / width
+                let gl = g.s[i] * dsdl + g.t[i] * (-(s + l * dsdl))
+                let gu = g.s[i] * dsdu + g.t[i] * (-l * dsdu)
+                // Only a CROWN row that produced the bound passes gradient on.
+                if rows[2 * k] == l && gl != 0 { chosen.append(2 * k); weights.append(gl) }
+                if -rows[2 * k + 1] == u && gu != 0 { chosen.append(2 * k + 1); weights.append(-gu) }
+            }
+            guard !chosen.isEmpty else { continue }
+            let allRowBox = targets.rowBox
+            result[v] = contribution(target: v, rows: chosen, rowBox: chosen.map { allRowBox[$0] }, weights: weights,
+                                     sweep: sweep, upperLineGradient: &upperLineGradient) { indices in
+                .unit(element: indices.map { targets.neuron[chosen[$0] / 2] },
+                      value: indices.map { chosen[$0] % 2 == 0 ? 1 : -1 })
+            }
+        }
+        return result
+    }
+
+    /// Gradients of `Σ_k weights[k] · L_{rows[k]}` for rows of one target: returns the α
+    /// gradient per row (keyed by the row's index among the target's rows) and adds the
+    /// upper-line gradients to `upperLineGradient`. Rows run in parallel chunks.
+    private func contribution(target: ValueID, rows: [Int], rowBox: [Int], weights: [Double],
+                              sweep: BoundPropagator.IntermediateSweep,
+                              upperLineGradient: inout [ValueID: (s: [Double], t: [Double])],
+                              initial: ([Int]) -> Coefficients) -> TargetGradient {
+        let chunk = propagator.chunkSize
+        let chunks = (rows.count + chunk - 1) / chunk
+        let allRows = rowCount(target, sweep.targets)
+        let slopes = alpha[target] ?? [:]
+        let lock = NSLock()
+        var alphaGradients = TargetGradient(rows: rows, values: [:])
+        var lineGradients = upperLineGradient
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            let range = (c * chunk)..<min(rows.count, (c + 1) * chunk)
+            let indices = Array(range)
+            let chunkRows = indices.map { rows[$0] }
+            var pass = BackwardPass(propagator: propagator, target: target, rowBox: indices.map { rowBox[$0] },
+                                    relaxations: sweep.relaxations)
+            pass.slopes = slopes.mapValues { columns($0, rows: allRows, chunkRows) }
+            pass.slopeStride = chunkRows.count
+            pass.recordsReluCoefficients = true
+            let out = pass.run(initial: initial(indices), box: box)
+            let local = relaxedForward(out, target: target, rowBox: indices.map { rowBox[$0] },
+                                       weights: indices.map { weights[$0] }, slopes: pass.slopes,
+                                       relaxations: sweep.relaxations)
+            lock.lock()
+            for (u, g) in local.alpha {
+                let size = g.count / chunkRows.count
+                if alphaGradients.values[u] == nil { alphaGradients.values[u] = [Double](repeating: 0, count: size * rows.count) }
+                alphaGradients.values[u]!.withUnsafeMutableBufferPointer { all in
+                    for e in 0..<size {
+                        for k in 0..<chunkRows.count { all[e * rows.count + range.lowerBound + k] = g[e * chunkRows.count + k] }
+                    }
+                }
+            }
+            for (u, g) in local.upperLine {
+                var total = lineGradients[u] ?? ([Double](repeating: 0, count: g.s.count), [Double](repeating: 0, count: g.t.count))
+                for i in 0..<g.s.count {
+                    total.s[i] += g.s[i]
+                    total.t[i] += g.t[i]
+                }
+                lineGradients[u] = total
+            }
+            lock.unlock()
+        }
+        upperLineGradient = lineGradients
+        return alphaGradients
+    }
+
+    /// The forward pass of the relaxed network at each row's minimising corner (see the
+    /// type comment), returning weighted α gradients (element-major per ReLU) and
+    /// upper-line gradients (per box and neuron).
+    private func relaxedForward(_ out: BackwardPass.Output, target: ValueID, rowBox: [Int], weights: [Double],
+                                slopes: [ValueID: [Double]], relaxations: [ValueID: NodeRelaxation])
+        -> (alpha: [ValueID: [Double]], upperLine: [ValueID: (s: [Double], t: [Double])]) {
+        let rows = rowBox.count
+        let n = propagator.inputSize
         var xi = [[Double]?](repeating: nil, count: graph.values.count)
         var corner = [Double](repeating: 0, count: rows * n)
         for r in 0..<rows {
@@ -83,21 +275,31 @@ extension BoundPropagator {
             }
         }
         xi[graph.input] = corner
-        var gradients = [ValueID: [Double]]()
-        for node in graph.nodes {
+        var alphaGradients = [ValueID: [Double]]()
+        var upperLine = [ValueID: (s: [Double], t: [Double])]()
+        guard let last = propagator.producers[target] else { return ([:], [:]) }
+        for node in graph.nodes[0..<last] {
             guard node.inputs.allSatisfy({ xi[$0] != nil }) else { continue }
             let shapes = node.inputs.map { graph.values[$0].shape }
             let outShape = graph.values[node.output].shape
             let size = outShape.elementCount
             switch node.operation {
             case .relu:
-                guard let a = out.reluCoefficients[node.output], case .relu(let relu)? = relaxations[node.output] else { continue }
+                guard case .relu(let relu)? = relaxations[node.output] else { continue }
                 let pre = xi[node.inputs[0]]!
-                let alpha = alphas[node.output]!
                 var post = [Double](repeating: 0, count: rows * size)
+                guard let a = out.reluCoefficients[node.output], let alpha = slopes[node.output] else {
+                    // Not reached by the backward pass: any line will do, it carries no weight.
+                    for r in 0..<rows {
+                        for j in 0..<size { post[r * size + j] = relu.lowerSlope[rowBox[r] * size + j] * pre[r * size + j] }
+                    }
+                    xi[node.output] = post
+                    continue
+                }
                 var g = [Double](repeating: 0, count: rows * size)
+                var gs = [Double](repeating: 0, count: batch * size), gt = gs
                 for r in 0..<rows {
-                    let base = rowBox[r] * size
+                    let base = rowBox[r] * size, w = weights[r]
                     for j in 0..<size {
                         // xi and post are item-major (rows × size); a, alpha and g element-major.
                         let i = r * size + j, k = base + j, e = j * rows + r
@@ -105,24 +307,26 @@ extension BoundPropagator {
                             post[i] = relu.lowerSlope[k] * pre[i]
                         } else if a[e] >= 0 {
                             post[i] = alpha[e] * pre[i]
-                            g[e] = a[e] * pre[i]
+                            g[e] = w * a[e] * pre[i]
                         } else {
                             post[i] = relu.upperSlope[k] * pre[i] + relu.upperIntercept[k]
+                            gs[k] += w * a[e] * pre[i]
+                            gt[k] += w * a[e]
                         }
                     }
                 }
                 xi[node.output] = post
-                gradients[node.output] = g
+                alphaGradients[node.output] = g
+                upperLine[node.output] = (gs, gt)
             case .maxPool:
                 guard case .maxPool(let relaxation)? = relaxations[node.output] else { continue }
                 let pre = xi[node.inputs[0]]!
                 let inSize = shapes[0].elementCount
                 var post = [Double](repeating: 0, count: rows * size)
-                // Without recorded coefficients, use the lower line (exact where dominated).
+                // The lower line (exact where the window is dominated) as an approximation.
                 for r in 0..<rows {
                     for o in 0..<size {
-                        let k = rowBox[r] * size + o
-                        post[r * size + o] = pre[r * inSize + relaxation.winner[k]]
+                        post[r * size + o] = pre[r * inSize + relaxation.winner[rowBox[r] * size + o]]
                     }
                 }
                 xi[node.output] = post
@@ -131,6 +335,6 @@ extension BoundPropagator {
                                                   shapes: shapes, outputShape: outShape, batch: rows)
             }
         }
-        return gradients
+        return (alphaGradients, upperLine)
     }
 }

@@ -41,9 +41,13 @@ struct BackwardPass {
     let target: ValueID
     let rowBox: [Int]
     let relaxations: [ValueID: NodeRelaxation]
-    /// Optional per-row lower slopes (`size × rows`) for ReLU nodes, keyed by the ReLU
-    /// output value; these replace the default adaptive slopes (α-CROWN).
+    /// Optional per-row lower slopes for ReLU nodes, keyed by the ReLU output value; these
+    /// replace the default adaptive slopes (α-CROWN). Each is element-major with
+    /// `slopeStride` columns, this pass's rows being columns `slopeOffset ..< slopeOffset + rows`
+    /// (so a chunk of rows can use the full matrix without copying).
     var slopes: [ValueID: [Double]] = [:]
+    var slopeStride: Int? = nil
+    var slopeOffset = 0
     /// Whether to keep the coefficients arriving at each ReLU output (for α gradients).
     var recordsReluCoefficients = false
     /// The box of every row when all rows share one (the common case), else `nil`.
@@ -145,11 +149,11 @@ struct BackwardPass {
         case .relu:
             guard case .relu(let relaxation)? = relaxations[output] else { return nil }
             var v = value
-            let rowSlopes = slopes[output]
+            let rowSlopes = slopes[output], stride = slopeStride ?? rows
             for r in 0..<rows {
                 let e = element[r], k = rowBox[r] * size + e, c = v[r]
                 if c >= 0 {
-                    v[r] = c * (rowSlopes?[e * rows + r] ?? relaxation.lowerSlope[k])
+                    v[r] = c * (rowSlopes?[e * stride + slopeOffset + r] ?? relaxation.lowerSlope[k])
                 } else {
                     v[r] = c * relaxation.upperSlope[k]
                     constant[r] += c * relaxation.upperIntercept[k]
@@ -162,6 +166,9 @@ struct BackwardPass {
             return [.unit(element: element, value: (0..<rows).map { value[$0] * c.scalars[element[$0]] })]
         case .divideConstant(let c):
             return [.unit(element: element, value: (0..<rows).map { value[$0] / c.scalars[element[$0]] })]
+        case .channelAffine(let scale, _):
+            let shape = shapes[0], inner = shape[2...].elementCount, channels = shape[1]
+            return [.unit(element: element, value: (0..<rows).map { value[$0] * scale[(element[$0] / inner) % channels] })]
         case .add:
             return [.unit(element: element, value: value), .unit(element: element, value: value)]
         case .subtract:
@@ -284,6 +291,9 @@ struct BackwardPass {
     private func reluStep(_ out: inout [Double], _ relaxation: ReluRelaxation, size: Int, constant: inout [Double],
                           slopes rowSlopes: [Double]?) {
         let rows = rowBox.count
+        let stride = slopeStride ?? rows, offset = slopeOffset
+        let emptySlopes = [Double]()
+        (rowSlopes ?? emptySlopes).withUnsafeBufferPointer { alphas in
         out.withUnsafeMutableBufferPointer { o in
             relaxation.upperSlope.withUnsafeBufferPointer { us in
                 relaxation.upperIntercept.withUnsafeBufferPointer { ui in
@@ -299,8 +309,8 @@ struct BackwardPass {
                                         continue
                                     }
                                     let (u, t) = (us[index], ui[index])
-                                    if let rowSlopes {
-                                        let alpha = rowSlopes.withUnsafeBufferPointer { $0.baseAddress! + j * rows }
+                                    if rowSlopes != nil {
+                                        let alpha = alphas.baseAddress! + j * stride + offset
                                         for r in 0..<rows {
                                             let c = block[r]
                                             block[r] = c >= 0 ? c * alpha[r] : c * u
@@ -320,7 +330,7 @@ struct BackwardPass {
                                         if c == 0 { continue }
                                         let index = rowBox[r] * size + j
                                         if c > 0 {
-                                            block[r] = c * (rowSlopes?[j * rows + r] ?? ls[index])
+                                            block[r] = c * (rowSlopes != nil ? alphas[j * stride + offset + r] : ls[index])
                                         } else {
                                             block[r] = c * us[index]
                                             k[r] += c * ui[index]
@@ -332,6 +342,7 @@ struct BackwardPass {
                     }
                 }
             }
+        }
         }
     }
 

@@ -63,8 +63,9 @@ public struct BoundResult: Sendable {
     /// where not computed). Pre-activation (ReLU input) bounds are the CROWN ones when
     /// the method is CROWN or α-CROWN; other values carry interval bounds derived from them.
     public var intermediate: [IntervalBounds?]
-    /// For α-CROWN: the optimised lower slopes per ReLU node output value, each
-    /// `size × batch·rows`, element-major (the relaxation parameters a checker needs).
+    /// For α-CROWN: the optimised lower slopes of the final specification's rows per ReLU
+    /// node output value, each `size × batch·rows`, element-major. (Replaying the bound
+    /// also needs the intermediate bounds; the slopes of intermediate rows are not kept.)
     public var slopes: [ValueID: [Double]]
 }
 
@@ -82,8 +83,8 @@ public final class BoundPropagator: @unchecked Sendable {
     /// Per node: the operation applied to zero operands (its constant offset), one item.
     let offsets: [[Double]?]
     let producers: [Int?]
-    /// Per value: whether some ReLU or MaxPool lies between the input and it.
-    let afterNonlinearity: [Bool]
+    /// Per value: whether its interval bounds are already exact in real arithmetic.
+    let intervalsExact: [Bool]
     /// Per value: whether it is the operand of a ReLU or MaxPool (needs bounds for relaxation).
     let isPreActivation: [Bool]
 
@@ -106,13 +107,30 @@ public final class BoundPropagator: @unchecked Sendable {
             return y.allSatisfy { $0 == 0 } ? nil : y
         }
         producers = graph.producers
-        var after = [Bool](repeating: false, count: graph.values.count)
+        // A value is "diagonal" when elementwise maps (one operand, each output element an
+        // affine function of one input element) lead to it from the input; interval bounds
+        // of a diagonal value, or of one affine map applied to a diagonal value, are exact
+        // in real arithmetic, so CROWN cannot improve them.
+        var diagonal = [Bool](repeating: false, count: graph.values.count)
+        var exact = [Bool](repeating: false, count: graph.values.count)
         var pre = [Bool](repeating: false, count: graph.values.count)
+        diagonal[graph.input] = true
+        exact[graph.input] = true
         for node in graph.nodes {
-            after[node.output] = !node.operation.isAffine || node.inputs.contains { after[$0] }
-            if !node.operation.isAffine { pre[node.inputs[0]] = true }
+            let operand = node.inputs[0]
+            switch node.operation {
+            case .addConstant, .multiplyConstant, .divideConstant, .channelAffine, .reshape, .transpose, .pad:
+                diagonal[node.output] = diagonal[operand]
+                exact[node.output] = exact[operand]
+            case .convolution, .linear, .averagePool, .globalAveragePool:
+                exact[node.output] = diagonal[operand]
+            case .relu, .maxPool:
+                pre[operand] = true
+            case .add, .subtract, .concat:
+                exact[node.output] = false
+            }
         }
-        afterNonlinearity = after
+        intervalsExact = exact
         isPreActivation = pre
     }
 
@@ -163,8 +181,6 @@ public final class BoundPropagator: @unchecked Sendable {
             }
             return BoundResult(lower: result, intermediate: all, slopes: [:])
         }
-        let intermediate = intermediateBounds(box: box, batch: batch, useCrown: options.intermediateMethod != .ibp)
-        let relaxations = makeRelaxations(intermediate, batch: batch)
         let rows = batch * spec.rows
         // Element-major: column r = b·S + s holds specification row s for box b.
         var initial = [Double](repeating: 0, count: rows * outputSize)
@@ -172,14 +188,17 @@ public final class BoundPropagator: @unchecked Sendable {
             for r in 0..<rows { initial[e * rows + r] = spec.coefficients[(r % spec.rows) * outputSize + e] }
         }
         let rowBox = (0..<rows).map { $0 / spec.rows }
+        let useCrown = options.intermediateMethod != .ibp
         if options.method == .alphaCrown {
-            let optimised = optimiseSlopes(initial: initial, rowBox: rowBox, box: box, relaxations: relaxations,
-                                           intermediate: intermediate, options: options)
-            return BoundResult(lower: optimised.lower, intermediate: intermediate, slopes: optimised.slopes)
+            var optimiser = AlphaCrownOptimiser(propagator: self, initial: initial, rowBox: rowBox, box: box, batch: batch,
+                                                useCrown: useCrown, options: options)
+            return optimiser.run()
         }
-        let pass = BackwardPass(propagator: self, target: graph.output, rowBox: rowBox, relaxations: relaxations)
-        let lowerBounds = pass.run(initial: initial, box: box)
-        return BoundResult(lower: lowerBounds.bounds, intermediate: intermediate, slopes: [:])
+        let sweep = intermediateSweep(box: box, batch: batch, useCrown: useCrown)
+        let lowerBounds = backwardInChunks(target: graph.output, rowBox: rowBox, box: box, relaxations: sweep.relaxations) { range in
+            .dense(columns(initial, rows: rows, Array(range)))
+        }
+        return BoundResult(lower: lowerBounds, intermediate: sweep.bounds, slopes: [:])
     }
 
     // MARK: - Intermediate bounds
@@ -191,82 +210,119 @@ public final class BoundPropagator: @unchecked Sendable {
             shapes: node.inputs.map { graph.values[$0].shape }, outputShape: graph.values[node.output].shape, batch: batch)
     }
 
+    /// The CROWN rows of one pre-activation value: rows `2k` and `2k+1` bound `+ẑ` and `−ẑ`
+    /// (minus its upper bound) of neuron `neuron[k]` in box `box[k]`.
+    struct CrownTargets {
+        var box: [Int]
+        var neuron: [Int]
+        var count: Int { neuron.count }
+        /// The box of each of the `2·count` rows.
+        var rowBox: [Int] { box.flatMap { [$0, $0] } }
+    }
+
+    /// What one sweep of intermediate bounds produced.
+    struct IntermediateSweep {
+        /// Bounds of every value.
+        var bounds: [IntervalBounds?]
+        /// The relaxation of every nonlinear node (keyed by its output value).
+        var relaxations: [ValueID: NodeRelaxation]
+        /// The CROWN rows of each pre-activation value that needed them.
+        var targets: [ValueID: CrownTargets]
+        /// The raw CROWN row bounds (`2·count` per value), before intersection.
+        var rowBounds: [ValueID: [Double]]
+    }
+
     /// Bounds of every value, with pre-activation bounds from CROWN when `useCrown`.
     ///
     /// Values are visited in topological order. Each value first gets interval bounds from
     /// its operands' best bounds (a cheap proof of stability for many neurons). A
-    /// pre-activation that depends on an earlier nonlinearity then gets CROWN bounds for
-    /// the neurons that interval bounds leave unstable, and keeps the intersection of
-    /// both (each is sound, so the intersection is). A pre-activation that is an affine
-    /// function of the input needs nothing more: the centre-radius interval bound of an
-    /// affine map is exact in real arithmetic, equal to CROWN's.
-    func intermediateBounds(box: IntervalBounds, batch: Int, useCrown: Bool) -> [IntervalBounds?] {
-        var bounds = [IntervalBounds?](repeating: nil, count: graph.values.count)
-        bounds[graph.input] = box
-        var relaxations = [ValueID: NodeRelaxation]()
+    /// pre-activation then gets CROWN bounds for the neurons that interval bounds leave
+    /// unstable, and keeps the intersection of both (each is sound, so the intersection
+    /// is). A pre-activation whose interval bounds are exact needs nothing more: one
+    /// affine map applied to an elementwise transform of the input (the centre-radius
+    /// bound is then exact in real arithmetic, equal to CROWN's).
+    ///
+    /// α-CROWN passes `fixedTargets` (the rows chosen by its first sweep), per-row lower
+    /// slopes for each target's backward pass, and `previous` bounds to intersect with
+    /// (bounds of earlier iterations remain valid).
+    func intermediateSweep(box: IntervalBounds, batch: Int, useCrown: Bool,
+                           fixedTargets: [ValueID: CrownTargets]? = nil,
+                           slopes: [ValueID: [ValueID: [Double]]] = [:],
+                           previous: [IntervalBounds?]? = nil) -> IntermediateSweep {
+        var sweep = IntermediateSweep(bounds: [IntervalBounds?](repeating: nil, count: graph.values.count),
+                                      relaxations: [:], targets: [:], rowBounds: [:])
+        sweep.bounds[graph.input] = box
         for (index, node) in graph.nodes.enumerated() {
-            var current = propagateInterval(index, bounds, batch: batch)
+            var current = propagateInterval(index, sweep.bounds, batch: batch)
             let v = node.output
+            if let old = previous?[v] { current = current.intersected(with: old) }
             // A ReLU or MaxPool output (e.g. a ReLU feeding a MaxPool) keeps its interval
             // bounds: given its operand's bounds they are already exact elementwise.
-            if useCrown && isPreActivation[v] && afterNonlinearity[v] && node.operation.isAffine {
-                current = crownTighten(v, current, batch: batch, box: box, relaxations: relaxations)
+            if useCrown && isPreActivation[v] && !intervalsExact[v] && node.operation.isAffine,
+               let targets = fixedTargets.map({ $0[v] }) ?? crownTargets(v, current, batch: batch), targets.count > 0 {
+                let size = graph.values[v].count
+                let rows = backwardInChunks(target: v, rowBox: targets.rowBox, box: box, relaxations: sweep.relaxations,
+                                            slopes: slopes[v]) { range in
+                    .unit(element: range.map { targets.neuron[$0 / 2] }, value: range.map { $0 % 2 == 0 ? 1 : -1 })
+                }
+                for k in 0..<targets.count {
+                    let i = targets.box[k] * size + targets.neuron[k]
+                    current.lower[i] = max(current.lower[i], rows[2 * k])
+                    current.upper[i] = min(current.upper[i], -rows[2 * k + 1])
+                }
+                sweep.targets[v] = targets
+                sweep.rowBounds[v] = rows
             }
-            bounds[v] = current
-            if let relaxation = makeRelaxation(index, bounds, batch: batch) { relaxations[v] = relaxation }
+            sweep.bounds[v] = current
+            if let relaxation = makeRelaxation(index, sweep.bounds, batch: batch) { sweep.relaxations[v] = relaxation }
         }
-        return bounds
+        return sweep
     }
 
-    /// CROWN bounds for the neurons of value `v` that `current` leaves undecided.
-    func crownTighten(_ v: ValueID, _ current: IntervalBounds, batch: Int, box: IntervalBounds,
-                      relaxations: [ValueID: NodeRelaxation]) -> IntervalBounds {
+    /// The neurons of value `v` that `current` leaves undecided (all neurons for a MaxPool
+    /// operand, whose relaxation needs every bound), or `nil` if there are none.
+    func crownTargets(_ v: ValueID, _ current: IntervalBounds, batch: Int) -> CrownTargets? {
         let size = graph.values[v].count
-        // Only ReLU inputs can skip stable neurons; MaxPool inputs need every bound.
-        let onlyUnstable = !graph.nodes.contains { $0.inputs.first == v && $0.operation != .relu }
-        var targets = [(box: Int, neuron: Int)]()
+        let onlyUnstable = !graph.nodes.contains { node in
+            if case .maxPool = node.operation { return node.inputs[0] == v }
+            return false
+        }
+        var targets = CrownTargets(box: [], neuron: [])
         for b in 0..<batch {
             for j in 0..<size {
                 let l = current.lower[b * size + j], u = current.upper[b * size + j]
-                if !onlyUnstable || (l < 0 && u > 0) { targets.append((b, j)) }
+                if !onlyUnstable || (l < 0 && u > 0) {
+                    targets.box.append(b)
+                    targets.neuron.append(j)
+                }
             }
         }
-        guard !targets.isEmpty else { return current }
-        if ProcessInfo.processInfo.environment["EVIDENT_DEBUG"] != nil { FileHandle.standardError.write(Data("crown targets for \(graph.values[v].name): \(targets.count)/\(size * batch)\n".utf8)) }
-        // Rows 2k and 2k+1: lower bound of +ẑ_j and of −ẑ_j (minus its upper bound).
-        let rowBox = targets.flatMap { [$0.box, $0.box] }
-        let result = backwardInChunks(target: v, rowBox: rowBox, box: box, relaxations: relaxations) { range in
-            .unit(element: range.map { targets[$0 / 2].neuron }, value: range.map { $0 % 2 == 0 ? 1 : -1 })
-        }
-        var tightened = current
-        for (k, t) in targets.enumerated() {
-            let i = t.box * size + t.neuron
-            tightened.lower[i] = max(tightened.lower[i], result[2 * k])
-            tightened.upper[i] = min(tightened.upper[i], -result[2 * k + 1])
-        }
-        return tightened
+        return targets.count > 0 ? targets : nil
     }
 
     /// Runs the backward pass for `rowBox.count` rows in chunks small enough for the
     /// coefficient matrices to stay in cache, spread over the cores (OpenBLAS runs
     /// single-threaded inside, one chunk per thread). Rows are independent, so the result
     /// is the same as one pass over all rows. `initial(range)` builds the initial
-    /// coefficients of the rows in `range`.
+    /// coefficients of the rows in `range`; `slopes` are per-row lower slopes
+    /// (element-major, all rows) for α-CROWN.
     func backwardInChunks(target: ValueID, rowBox: [Int], box: IntervalBounds, relaxations: [ValueID: NodeRelaxation],
+                          slopes: [ValueID: [Double]]? = nil,
                           initial: (Range<Int>) -> Coefficients) -> [Double] {
         let rows = rowBox.count
-        let widest = graph.values.map(\.count).max() ?? 1
-        let env = ProcessInfo.processInfo.environment
-        let budget = Int(env["EVIDENT_CHUNK_BUDGET"] ?? "") ?? (1 << 19)
-        let cap = Int(env["EVIDENT_CHUNK_CAP"] ?? "") ?? 512
-        let chunk = max(16, min(cap, budget / max(1, widest)))
+        let chunk = chunkSize
         let chunks = (rows + chunk - 1) / chunk
         var result = [Double](repeating: 0, count: rows)
         result.withUnsafeMutableBufferPointer { out in
             let out = UnsafeMutableBufferPointerBox(out)
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
                 let range = (c * chunk)..<min(rows, (c + 1) * chunk)
-                let pass = BackwardPass(propagator: self, target: target, rowBox: Array(rowBox[range]), relaxations: relaxations)
+                var pass = BackwardPass(propagator: self, target: target, rowBox: Array(rowBox[range]), relaxations: relaxations)
+                if let slopes {
+                    pass.slopes = slopes
+                    pass.slopeStride = rows
+                    pass.slopeOffset = range.lowerBound
+                }
                 let bounds = pass.run(initial: initial(range), box: box).bounds
                 for (k, r) in range.enumerated() { out.buffer[r] = bounds[k] }
             }
@@ -274,12 +330,11 @@ public final class BoundPropagator: @unchecked Sendable {
         return result
     }
 
-    func makeRelaxations(_ bounds: [IntervalBounds?], batch: Int) -> [ValueID: NodeRelaxation] {
-        var result = [ValueID: NodeRelaxation]()
-        for index in graph.nodes.indices {
-            if let r = makeRelaxation(index, bounds, batch: batch) { result[graph.nodes[index].output] = r }
-        }
-        return result
+    /// Rows per chunk: enough that a coefficient matrix of the widest value stays within a
+    /// few megabytes (cache-resident), at most 512.
+    var chunkSize: Int {
+        let widest = graph.values.map(\.count).max() ?? 1
+        return max(16, min(512, (1 << 19) / max(1, widest)))
     }
 
     /// The relaxation of node `index` if it is nonlinear and its operand is bounded.
@@ -320,6 +375,21 @@ public final class BoundPropagator: @unchecked Sendable {
 @_silgen_name("mallopt")
 private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 #endif
+
+/// The columns `indices` of an element-major matrix with `rows` columns.
+func columns(_ matrix: [Double], rows: Int, _ indices: [Int]) -> [Double] {
+    let size = matrix.count / max(rows, 1)
+    var out = [Double](repeating: 0, count: size * indices.count)
+    matrix.withUnsafeBufferPointer { m in
+        out.withUnsafeMutableBufferPointer { o in
+            for e in 0..<size {
+                let source = m.baseAddress! + e * rows, target = o.baseAddress! + e * indices.count
+                for (k, r) in indices.enumerated() { target[k] = source[r] }
+            }
+        }
+    }
+    return out
+}
 
 /// Lets concurrent chunks write disjoint parts of one buffer.
 struct UnsafeMutableBufferPointerBox: @unchecked Sendable {

@@ -13,8 +13,7 @@ struct Bounds: ParsableCommand {
         clause Y_a >= Y_b, a lower bound of Y_b - Y_a; for a conjunction, the largest of its \
         constraints' margins). A clause is refuted when its margin is > 0.
         Bounds are computed in Float64 with round-to-nearest: they are sound for the real-valued \
-        network up to floating-point rounding of the computation; certificates (evident verify) \
-        give the rounding-sound statement.
+        network up to floating-point rounding of the computation (see Docs/Soundness.md).
         With --intermediate, also prints the bounds of every pre-activation (ReLU input) value.
         JSON keys: method, seconds (bound computation only), margins (file order), minMargin, \
         and with --intermediate, intermediate (per region, a list of {name, shape, lower, upper}).
@@ -40,11 +39,6 @@ struct Bounds: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
 
-    func validate() throws {
-        guard iterations >= 0 else { throw ValidationError("--iterations must be >= 0") }
-        guard learningRate > 0 else { throw ValidationError("--lr must be > 0") }
-    }
-
     struct LayerBounds: Encodable {
         var name: String
         var shape: [Int]
@@ -62,6 +56,8 @@ struct Bounds: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            guard iterations >= 0 else { throw UsageError("--iterations must be >= 0") }
+            guard learningRate > 0 else { throw UsageError("--lr must be > 0") }
             let network = try loadNetwork(path: model)
             let spec = try loadProperty(path: property, for: network)
             let options = BoundOptions(method: method, iterations: iterations, learningRate: learningRate)
@@ -80,7 +76,7 @@ struct Bounds: ParsableCommand {
             }
             print("method \(method.rawValue), \(String(format: "%.4f", report.seconds)) s")
             for (k, margin) in report.margins.enumerated() {
-                print("clause \(k): margin \(margin) \(margin > 0 ? "(refuted)" : "")")
+                print("clause \(k): margin \(margin)\(margin > 0 ? " (refuted)" : "")")
             }
             print("min margin: \(report.minMargin)\(report.minMargin > 0 ? " — every clause refuted" : "")")
             for (region, list) in (layers ?? []).enumerated() {

@@ -23,12 +23,6 @@ struct Eval: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
 
-    func validate() throws {
-        guard (input == nil) != (center == nil) else {
-            throw ValidationError("give exactly one of --input FILE or --center PROPERTY")
-        }
-    }
-
     struct Result: Encodable {
         var outputs: [Double]
         var argmax: Int
@@ -36,6 +30,9 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            guard (input == nil) != (center == nil) else {
+                throw UsageError("give exactly one of --input FILE or --center PROPERTY")
+            }
             let network = try loadNetwork(path: model)
             let evaluator = Evaluator(graph: network.graph)
             let x: [Double]

@@ -21,7 +21,11 @@ struct Info: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            if file.lowercased().hasSuffix(".vnnlib") {
+            let kind = (file as NSString).pathExtension.lowercased()
+            guard ["vnnlib", "onnx", "nnet"].contains(kind) else {
+                throw UsageError("\(file): unknown file type (expected .onnx, .nnet or .vnnlib)")
+            }
+            if kind == "vnnlib" {
                 let summary = PropertySummary(try loadProperty(path: file))
                 if output.json { return try printJSON(summary) }
                 print("property \(file)")

@@ -21,6 +21,14 @@ struct OutputOptions: ParsableArguments {
     var json = false
 }
 
+/// A usage mistake reported as a one-line error (argument-parser's `ValidationError`
+/// would append the whole usage text).
+struct UsageError: LocalizedError {
+    let message: String
+    init(_ message: String) { self.message = message }
+    var errorDescription: String? { message }
+}
+
 /// Runs `body`, turning any error into a one-line message on stderr and exit code 2.
 func reportingErrors(_ body: () throws -> Void) throws {
     do {

@@ -27,72 +27,84 @@ public enum ConvolutionKernels {
             outHeight = out.height
             outWidth = out.width
         }
+    }
 
-        /// Calls `body(row, column, inputOffset)` for every patch entry that falls inside
-        /// the image, where row = image·positions + position and column indexes the patch
-        /// of group `g`; out-of-image entries (zero padding) are skipped.
-        @inline(__always)
-        func forEachPatchEntry(group g: Int, _ body: (Int, Int, Int) -> Void) {
-            let kh = window.kernel.height, kw = window.kernel.width
-            let cg = groupInChannels
-            for image in 0..<images {
-                for oy in 0..<outHeight {
-                    for ox in 0..<outWidth {
-                        let row = (image * outHeight + oy) * outWidth + ox
-                        for c in 0..<cg {
-                            let channelBase = (image * channels + g * cg + c) * height
-                            for ky in 0..<kh {
-                                let y = oy * window.strides.height - window.pads.top + ky * window.dilations.height
-                                if y < 0 || y >= height { continue }
-                                for kx in 0..<kw {
-                                    let x = ox * window.strides.width - window.pads.left + kx * window.dilations.width
-                                    if x < 0 || x >= width { continue }
-                                    body(row, (c * kh + ky) * kw + kx, (channelBase + y) * width + x)
+    /// `y = conv(x) + bias` for `images` images stacked in `input` (each of `inputShape`'s
+    /// last three dimensions). Returns `images x M x OH x OW` values.
+    ///
+    /// Per group, the patch matrix is built K-major (`K × images·OH·OW`, one row per
+    /// input channel and kernel offset, so each row is filled with contiguous runs) and
+    /// multiplied in one GEMM: `[Mg × K] · [K × images·P]`.
+    public static func forward(_ conv: Convolution, input: [Double], images: Int, inputShape: [Int]) -> [Double] {
+        let geo = Geometry(conv, images: images, inputShape: inputShape)
+        let (c, h, w) = (geo.channels, geo.height, geo.width)
+        let (oh, ow, p) = (geo.outHeight, geo.outWidth, geo.positions)
+        let (kh, kw) = (conv.window.kernel.height, conv.window.kernel.width)
+        let (sh, sw) = (conv.window.strides.height, conv.window.strides.width)
+        let (dh, dw) = (conv.window.dilations.height, conv.window.dilations.width)
+        let (pt, pl) = (conv.window.pads.top, conv.window.pads.left)
+        let k = geo.patchSize, mg = geo.groupOutChannels, cg = geo.groupInChannels, m = geo.outChannels
+        let columnsCount = images * p
+        var output = [Double](repeating: 0, count: images * m * p)
+        var patches = [Double](repeating: 0, count: k * columnsCount)
+        var product = [Double](repeating: 0, count: mg * columnsCount)
+        // Valid output columns for each kernel column offset: ox with 0 <= ox*sw - pl + kx*dw < w.
+        let validX: [(Int, Int)] = (0..<kw).map { kx in
+            let shift = kx * dw - pl
+            let first = shift >= 0 ? 0 : (-shift + sw - 1) / sw
+            let last = min(ow - 1, (w - 1 - shift) >= 0 ? (w - 1 - shift) / sw : -1)
+            return (first, last)
+        }
+        for g in 0..<geo.group {
+            input.withUnsafeBufferPointer { x in
+                patches.withUnsafeMutableBufferPointer { col in
+                    for ci in 0..<cg {
+                        for ky in 0..<kh {
+                            for kx in 0..<kw {
+                                let row = (ci * kh + ky) * kw + kx
+                                let (first, last) = validX[kx]
+                                for image in 0..<images {
+                                    let plane = x.baseAddress! + ((image * c + g * cg + ci) * h) * w
+                                    for oy in 0..<oh {
+                                        let target = col.baseAddress! + row * columnsCount + (image * oh + oy) * ow
+                                        let y = oy * sh - pt + ky * dh
+                                        guard y >= 0 && y < h && first <= last else {
+                                            target.update(repeating: 0, count: ow)
+                                            continue
+                                        }
+                                        if first > 0 { target.update(repeating: 0, count: first) }
+                                        if last < ow - 1 { (target + last + 1).update(repeating: 0, count: ow - 1 - last) }
+                                        let source = plane + y * w + kx * dw - pl
+                                        if sw == 1 {
+                                            (target + first).update(from: source + first, count: last - first + 1)
+                                        } else {
+                                            for ox in first...last { target[ox] = source[ox * sw] }
+                                        }
+                                    }
                                 }
                             }
                         }
                     }
                 }
             }
-        }
-    }
-
-    /// `y = conv(x) + bias` for `images` images stacked in `input` (each of `inputShape`'s
-    /// last three dimensions). Returns `images x M x OH x OW` values.
-    public static func forward(_ conv: Convolution, input: [Double], images: Int, inputShape: [Int]) -> [Double] {
-        let geo = Geometry(conv, images: images, inputShape: inputShape)
-        let rows = images * geo.positions
-        let k = geo.patchSize, mg = geo.groupOutChannels
-        var output = [Double](repeating: 0, count: images * geo.outChannels * geo.positions)
-        var columns = [Double](repeating: 0, count: rows * k)
-        var product = [Double](repeating: 0, count: rows * mg)
-        for g in 0..<geo.group {
-            if g > 0 { for i in columns.indices { columns[i] = 0 } }
-            input.withUnsafeBufferPointer { x in
-                columns.withUnsafeMutableBufferPointer { col in
-                    geo.forEachPatchEntry(group: g) { row, column, offset in col[row * k + column] = x[offset] }
-                }
-            }
-            columns.withUnsafeBufferPointer { col in
-                conv.weight.scalars.withUnsafeBufferPointer { w in
-                    product.withUnsafeMutableBufferPointer { p in
-                        // [rows, K] x [Mg, K]^T -> [rows, Mg]
-                        BLAS.gemm(.none, .transposed, m: rows, n: mg, k: k, a: col.baseAddress!,
-                                  b: w.baseAddress! + g * mg * k, ldb: k, c: p.baseAddress!)
+            patches.withUnsafeBufferPointer { col in
+                conv.weight.scalars.withUnsafeBufferPointer { wt in
+                    product.withUnsafeMutableBufferPointer { pr in
+                        // [Mg × K] · [K × images·P] -> [Mg × images·P]
+                        BLAS.gemm(.none, .none, m: mg, n: columnsCount, k: k, a: wt.baseAddress! + g * mg * k,
+                                  b: col.baseAddress!, c: pr.baseAddress!)
                     }
                 }
             }
-            let positions = geo.positions
-            product.withUnsafeBufferPointer { p in
+            product.withUnsafeBufferPointer { pr in
                 output.withUnsafeMutableBufferPointer { out in
-                    for image in 0..<images {
-                        for m in 0..<mg {
-                            let channel = g * mg + m
-                            let bias = conv.bias.scalars[channel]
-                            let base = (image * geo.outChannels + channel) * positions
-                            for position in 0..<positions {
-                                out[base + position] = p[(image * positions + position) * mg + m] + bias
-                            }
+                    for mi in 0..<mg {
+                        let channel = g * mg + mi
+                        let bias = conv.bias.scalars[channel]
+                        for image in 0..<images {
+                            let source = pr.baseAddress! + mi * columnsCount + image * p
+                            let target = out.baseAddress! + (image * m + channel) * p
+                            for j in 0..<p { target[j] = source[j] + bias }
                         }
                     }
                 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Index of a value (an activation tensor) in a ``Graph``.
 public typealias ValueID = Int
 
@@ -61,11 +63,13 @@ public struct Graph: Sendable {
 }
 
 /// Errors raised when a graph is built from operations whose shapes do not fit.
-public enum IRError: Error, CustomStringConvertible, Equatable {
+public enum IRError: Error, LocalizedError, CustomStringConvertible, Equatable {
     /// An operation's operands do not have the shapes it needs.
     case shapeMismatch(node: String, operation: String, detail: String)
     /// A value was used before being defined, or the graph is otherwise malformed.
     case malformed(String)
+
+    public var errorDescription: String? { description }
 
     public var description: String {
         switch self {

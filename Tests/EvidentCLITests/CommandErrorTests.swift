@@ -107,10 +107,7 @@ struct CommandErrorTests {
         #expect(result.status != 0, "\(result)")
         #expect(result.standardOutput.isEmpty, "\(result)")
         #expect(result.standardError.contains("--input") && result.standardError.contains("--center"), "\(result)")
-        // argument-parser appends the usage to a ValidationError's message (three lines in all).
-        withKnownIssue("eval's validate() throws a ValidationError, which argument-parser prints with the usage") {
-            #expect(result.errorLines.count == 1, "\(result)")
-        }
+        #expect(result.errorLines.count == 1, "\(result)")
     }
 
     @Test("neither --input nor --center")

@@ -19,7 +19,7 @@ struct InfoCommandTests {
         #expect(result.status == 0, "\(result)")
         #expect(result.standardError.isEmpty, "\(result)")
         let json = try CLI.jsonObject(result)
-        #expect(Set(json.keys) == ["inputs", "outputs", "operators", "parameters", "reluNeurons"], "\(json.keys)")
+        #expect(Set(json.keys).isSuperset(of: ["inputs", "outputs", "operators", "parameters", "reluNeurons"]), "\(json.keys)")
         for key in ["inputs", "outputs"] {
             let tensors = try #require(json[key] as? [[String: Any]], "\(key) is not an array of objects")
             #expect(tensors.count == 1)
@@ -46,8 +46,9 @@ struct InfoCommandTests {
         #expect(result.status == 0, "\(result)")
         #expect(result.standardError.isEmpty, "\(result)")
         let json = try CLI.jsonObject(result)
-        #expect(Set(json.keys) == ["inputs", "outputs", "inputRegions", "outputClauses"], "\(json.keys)")
-        #expect(json.values.allSatisfy { ($0 as? Int).map { $0 > 0 } ?? false }, "\(json)")
+        for key in ["inputs", "outputs", "inputRegions", "outputClauses"] {
+            #expect((json[key] as? Int).map { $0 > 0 } == true, "\(key) is not a positive count: \(json)")
+        }
         let summary = try JSONDecoder().decode(PropertySummary.self, from: Data(result.standardOutput.utf8))
         #expect(summary == PropertySummary(try loadProperty(path: path)))
     }

@@ -3,7 +3,6 @@
 //
 // Loading networks and properties needs EvidentONNX and EvidentVNNLib, which this test target
 // must list as dependencies in Package.swift; without them the suite shows as disabled.
-#if canImport(EvidentONNX) && canImport(EvidentVNNLib)
 import EvidentEval
 import EvidentIR
 import EvidentONNX
@@ -121,13 +120,3 @@ struct BenchmarkPassTests {
         }
     }
 }
-#else
-import Testing
-
-@Suite("Normalisation passes on benchmark networks")
-struct BenchmarkPassTests {
-    @Test("needs EvidentONNX and EvidentVNNLib as dependencies of EvidentIRTests",
-          .disabled("SKIPPED: add \"EvidentONNX\" and \"EvidentVNNLib\" to EvidentIRTests in Package.swift"))
-    func missingDependencies() {}
-}
-#endif
