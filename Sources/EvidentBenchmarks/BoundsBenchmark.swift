@@ -134,9 +134,9 @@ func benchmarkCrown(_ settings: BenchmarkSettings) {
 
 /// α-CROWN (20 Adam iterations, learning rate 0.1) on resnet_2b's 16 instances.
 func benchmarkAlphaCrown(_ settings: BenchmarkSettings) {
-    section("alpha: alpha-CROWN (20 iterations, lr 0.1) vs auto_LiRPA")
+    section("alpha: alpha-CROWN (20 iterations, default step sizes) vs auto_LiRPA")
     guard sharedRoot(for: "alpha") != nil else { return }
-    let options = BoundOptions(method: .alphaCrown, iterations: 20, learningRate: 0.1)
+    let options = BoundOptions(method: .alphaCrown, iterations: 20)
     let resnet = runSuite(title: "alpha-CROWN, cifar10_resnet (resnet_2b)", folder: "cifar10_resnet",
                           options: options, referenceMethod: "alpha-CROWN", runs: settings.runs(default: 1))
     summary("alpha", suiteSummary("resnet_2b alpha-CROWN", resnet))

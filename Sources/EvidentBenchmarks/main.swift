@@ -18,7 +18,7 @@ enum BenchmarkName: String, CaseIterable {
         case .load: "network load time (resnet_2b, cifar_base_kw, an ACAS Xu .nnet), median of 20"
         case .forward: "forward evaluation throughput (images/s) at batch 1 and 64"
         case .crown: "CROWN and IBP margins and times on resnet_2b and oval21 vs auto_LiRPA"
-        case .alpha: "alpha-CROWN (20 iterations, lr 0.1) on resnet_2b vs auto_LiRPA"
+        case .alpha: "alpha-CROWN (20 iterations) on resnet_2b vs auto_LiRPA"
         case .batch: "CROWN on 65 boxes of resnet_2b in one batched call vs one box"
         case .gemm: "OpenBLAS dgemm GFLOP/s and the convolution kernels' achieved GFLOP/s"
         case .scale: "load, IBP and CROWN on a ResNet-18-shaped 3x224x224 network (time, memory)"

@@ -21,8 +21,10 @@ import EvidentEval
 ///   CROWN rows that produced those bounds (visited in reverse topological order).
 ///
 /// Every iterate is a valid bound (any α in [0, 1] is), and so is every intermediate
-/// bound of every iterate: the best final bound seen per row is returned, and
-/// intermediate bounds are intersected across iterations.
+/// bound of every iterate: the best final bound seen per row is returned, intermediate
+/// bounds are intersected across iterations, and a last pass with those intersected
+/// bounds and each row's best slopes can only add to the result. The step size decays
+/// geometrically (`learningRate · learningRateDecay^step`).
 struct AlphaCrownOptimiser {
     let propagator: BoundPropagator
     /// Final specification, element-major (`outputSize × rows`).
@@ -35,11 +37,13 @@ struct AlphaCrownOptimiser {
 
     /// α[target][relu output] (element-major `size × rows of target`); the final rows use
     /// the graph output as their target.
-    private var alpha: [ValueID: [ValueID: [Double]]] = [:]
+    var alpha: [ValueID: [ValueID: [Double]]] = [:]
     private var firstMoment: [ValueID: [ValueID: [Double]]] = [:]
     private var secondMoment: [ValueID: [ValueID: [Double]]] = [:]
-    /// Per target, the rows that have ever received a gradient (only they move).
+    /// Per target, the rows that have ever received a gradient, and per target and ReLU
+    /// the neurons that have: only they move.
     private var movingRows: [ValueID: Set<Int>] = [:]
+    private var movingNeurons: [ValueID: [ValueID: Set<Int>]] = [:]
 
     /// Gradients for some rows of one target: `values[u]` is element-major over ReLU `u`'s
     /// neurons with one column per entry of `rows`.
@@ -61,16 +65,40 @@ struct AlphaCrownOptimiser {
 
     private var graph: Graph { propagator.graph }
 
-    mutating func run() -> BoundResult {
-        var sweep = propagator.intermediateSweep(box: box, batch: batch, useCrown: useCrown)
-        let targets = sweep.targets
+    /// The first (CROWN) sweep; fixes the intermediate targets and starts the slopes.
+    mutating func start() -> BoundPropagator.IntermediateSweep {
+        let sweep = propagator.intermediateSweep(box: box, batch: batch, useCrown: useCrown)
         initialiseSlopes(sweep)
+        return sweep
+    }
+
+    /// A sweep with the current slopes, and the final bounds it gives.
+    func evaluate(targets: [ValueID: BoundPropagator.CrownTargets]) -> (sweep: BoundPropagator.IntermediateSweep, final: [Double]) {
+        let sweep = propagator.intermediateSweep(box: box, batch: batch, useCrown: useCrown, fixedTargets: targets,
+                                                 slopes: alpha)
+        return (sweep, finalBounds(sweep))
+    }
+
+    mutating func run() -> BoundResult {
+        var sweep = start()
+        let targets = sweep.targets
+        // Every sweep's bounds are valid, so their intersection is too.
+        var tightest = sweep.bounds
         var best = [Double](repeating: -.infinity, count: rowBox.count)
         var bestSlopes = alpha[graph.output] ?? [:]
-        for iteration in 0...max(0, options.iterations) {
+        // `iterations` bound evaluations with an Adam step between consecutive ones (as
+        // auto_LiRPA counts iterations: its last step is never evaluated).
+        let evaluations = max(1, options.iterations)
+        for iteration in 0..<evaluations {
             if iteration > 0 {
+                // Each sweep starts afresh (no intersection with earlier sweeps): a bound held
+                // by an earlier sweep would carry no gradient to the slopes that could improve it.
                 sweep = propagator.intermediateSweep(box: box, batch: batch, useCrown: useCrown, fixedTargets: targets,
-                                                     slopes: alpha, previous: sweep.bounds)
+                                                     slopes: alpha)
+                tightest = zip(tightest, sweep.bounds).map { old, new in
+                    guard let old, let new else { return old ?? new }
+                    return old.intersected(with: new)
+                }
             }
             let final = finalBounds(sweep)
             var improved = [Int]()
@@ -85,10 +113,17 @@ struct AlphaCrownOptimiser {
                     }
                 }
             }
-            if iteration == options.iterations { break }
+            if iteration == evaluations - 1 { break }
             adamStep(slopeGradients(sweep), targets: targets, step: Double(iteration + 1))
         }
-        return BoundResult(lower: best, intermediate: sweep.bounds, slopes: bestSlopes)
+        // A last pass with the intersected intermediate bounds and the best slopes per row.
+        let relaxations = propagator.relaxations(for: tightest, batch: batch)
+        let polished = propagator.backwardInChunks(target: graph.output, rowBox: rowBox, box: box, relaxations: relaxations,
+                                                   slopes: bestSlopes) { range in
+            .dense(columns(initial, rows: rowBox.count, Array(range)))
+        }.bounds
+        for r in 0..<rowBox.count { best[r] = max(best[r], polished[r]) }
+        return BoundResult(lower: best, intermediate: tightest, slopes: bestSlopes)
     }
 
     /// One projected Adam ascent step on the rows that have received gradients.
@@ -96,7 +131,7 @@ struct AlphaCrownOptimiser {
                                    step: Double) {
         let (beta1, beta2, epsilon) = (0.9, 0.999, 1e-8)
         let correction1 = 1 - pow(beta1, step), correction2 = 1 - pow(beta2, step)
-        let rate = options.learningRate
+        let rate = options.learningRate * pow(options.learningRateDecay, step - 1)
         for (target, gradient) in gradients {
             movingRows[target, default: []].formUnion(gradient.rows)
             let rows = rowCount(target, targets)
@@ -107,10 +142,21 @@ struct AlphaCrownOptimiser {
             for u in alpha[target]!.keys {
                 let size = alpha[target]![u]!.count / max(rows, 1)
                 let g = gradient.values[u]
+                if let g {
+                    var neurons = movingNeurons[target, default: [:]][u, default: []]
+                    for e in 0..<size where !neurons.contains(e) {
+                        for k in 0..<width where g[e * width + k] != 0 {
+                            neurons.insert(e)
+                            break
+                        }
+                    }
+                    movingNeurons[target, default: [:]][u] = neurons
+                }
+                guard let neurons = movingNeurons[target]?[u]?.sorted(), !neurons.isEmpty else { continue }
                 alpha[target]![u]!.withUnsafeMutableBufferPointer { a in
                     firstMoment[target]![u]!.withUnsafeMutableBufferPointer { m in
                         secondMoment[target]![u]!.withUnsafeMutableBufferPointer { s in
-                            for e in 0..<size {
+                            for e in neurons {
                                 for r in moving {
                                     let i = e * rows + r
                                     let gi = (g != nil && column[r] >= 0) ? g![e * width + column[r]] : 0
@@ -159,12 +205,12 @@ struct AlphaCrownOptimiser {
         return propagator.backwardInChunks(target: graph.output, rowBox: rowBox, box: box, relaxations: sweep.relaxations,
                                            slopes: alpha[graph.output]) { range in
             .dense(columns(initial, rows: rows, Array(range)))
-        }
+        }.bounds
     }
 
     /// `∂(Σ final bounds)/∂α`, per target, per row that has a non-zero gradient, per ReLU
     /// (element-major over that ReLU's neurons, one column).
-    private func slopeGradients(_ sweep: BoundPropagator.IntermediateSweep) -> [ValueID: TargetGradient] {
+    func slopeGradients(_ sweep: BoundPropagator.IntermediateSweep) -> [ValueID: TargetGradient] {
         var result = [ValueID: TargetGradient]()
         // ∂/∂s and ∂/∂t of the upper lines, per ReLU output value, per box and neuron.
         var upperLineGradient = [ValueID: (s: [Double], t: [Double])]()
@@ -214,8 +260,7 @@ struct AlphaCrownOptimiser {
                               sweep: BoundPropagator.IntermediateSweep,
                               upperLineGradient: inout [ValueID: (s: [Double], t: [Double])],
                               initial: ([Int]) -> Coefficients) -> TargetGradient {
-        let chunk = propagator.chunkSize
-        let chunks = (rows.count + chunk - 1) / chunk
+        let (chunk, chunks) = propagator.chunking(rows.count)
         let allRows = rowCount(target, sweep.targets)
         let slopes = alpha[target] ?? [:]
         let lock = NSLock()

@@ -50,6 +50,11 @@ struct BackwardPass {
     var slopeOffset = 0
     /// Whether to keep the coefficients arriving at each ReLU output (for α gradients).
     var recordsReluCoefficients = false
+    /// When set, the walk stops at every ReLU and MaxPool output and concretises the
+    /// coefficients arriving there with these interval bounds (indexed by value) instead of
+    /// relaxing the node: the specification folded into the trailing affine layers, as
+    /// auto_LiRPA does for IBP.
+    var intervalStops: [IntervalBounds?]? = nil
     /// The box of every row when all rows share one (the common case), else `nil`.
     let singleBox: Int?
 
@@ -90,6 +95,12 @@ struct BackwardPass {
                 guard let incoming = coefficients[node.output] else { continue }
                 // Take the matrix out so it is uniquely referenced and steps can work in place.
                 coefficients[node.output] = nil
+                if let stops = intervalStops, !node.operation.isAffine, let bounds = stops[node.output] {
+                    let size = graph.values[node.output].count
+                    constant = zip(constant, concretize(incoming.densified(size: size, rows: rows), size: size,
+                                                        constant: [Double](repeating: 0, count: rows), box: bounds)).map { $0.1 + $0.0 }
+                    continue
+                }
                 let contributions = step(index, incoming, constant: &constant, recorded: &recorded)
                 for (operand, contribution) in zip(node.inputs, contributions) {
                     accumulate(contribution, into: &coefficients[operand], size: graph.values[operand].count)
@@ -98,7 +109,8 @@ struct BackwardPass {
         }
         let atInput = (coefficients[graph.input] ?? .dense([Double](repeating: 0, count: rows * propagator.inputSize)))
             .densified(size: propagator.inputSize, rows: rows)
-        return Output(bounds: concretize(atInput, constant: constant, box: box), reluCoefficients: recorded,
+        return Output(bounds: concretize(atInput, size: propagator.inputSize, constant: constant, box: box),
+                      reluCoefficients: recorded,
                       inputCoefficients: atInput)
     }
 
@@ -256,9 +268,10 @@ struct BackwardPass {
         slot = .dense(sum)
     }
 
-    /// `constant + Σ_i min(a_i l_i, a_i u_i)` per row.
-    private func concretize(_ a: [Double], constant: [Double], box: IntervalBounds) -> [Double] {
-        let n = propagator.inputSize, rows = rowBox.count
+    /// `constant + Σ_i min(a_i l_i, a_i u_i)` per row, for coefficients `a` on a value of
+    /// `n` elements bounded by `box` (per box of the batch).
+    private func concretize(_ a: [Double], size n: Int, constant: [Double], box: IntervalBounds) -> [Double] {
+        let rows = rowBox.count
         var bounds = constant
         a.withUnsafeBufferPointer { pa in
             box.lower.withUnsafeBufferPointer { lo in

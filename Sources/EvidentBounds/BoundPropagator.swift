@@ -4,7 +4,8 @@ import EvidentEval
 
 /// Which bound computation to run.
 public enum BoundMethod: String, Sendable, CaseIterable {
-    /// Interval bound propagation.
+    /// Interval bound propagation; the specification is folded into the affine layers
+    /// after the last nonlinearity before intervals are applied (as auto_LiRPA does).
     case ibp
     /// Backward linear relaxation (CROWN/DeepPoly) with CROWN intermediate bounds.
     case crown
@@ -15,19 +16,23 @@ public enum BoundMethod: String, Sendable, CaseIterable {
 /// Settings of a bound computation.
 public struct BoundOptions: Sendable {
     public var method: BoundMethod
-    /// α-CROWN: number of Adam steps.
+    /// α-CROWN: number of bound evaluations, with an Adam step between consecutive ones
+    /// (as auto_LiRPA counts iterations).
     public var iterations: Int
-    /// α-CROWN: Adam step size.
+    /// α-CROWN: Adam step size of the first step.
     public var learningRate: Double
+    /// α-CROWN: factor applied to the step size after every step.
+    public var learningRateDecay: Double
     /// How intermediate (pre-activation) bounds are computed when `method` is CROWN or
     /// α-CROWN: `.crown` (default) or `.ibp` (cheaper, looser; for very large networks).
     public var intermediateMethod: BoundMethod
 
-    public init(method: BoundMethod = .crown, iterations: Int = 20, learningRate: Double = 0.1,
-                intermediateMethod: BoundMethod = .crown) {
+    public init(method: BoundMethod = .crown, iterations: Int = 20, learningRate: Double = 0.5,
+                learningRateDecay: Double = 0.9, intermediateMethod: BoundMethod = .crown) {
         self.method = method
         self.iterations = iterations
         self.learningRate = learningRate
+        self.learningRateDecay = learningRateDecay
         self.intermediateMethod = intermediateMethod
     }
 }
@@ -165,22 +170,6 @@ public final class BoundPropagator: @unchecked Sendable {
         precondition(lower.count == batch * inputSize && upper.count == lower.count, "bounds: box size mismatch")
         precondition(spec.coefficients.count == spec.rows * outputSize, "bounds: specification has wrong width")
         let box = IntervalBounds(lower: lower, upper: upper)
-        if options.method == .ibp {
-            let all = intervalBounds(lower: lower, upper: upper, batch: batch)
-            let y = all[graph.output]!
-            var result = [Double](repeating: 0, count: batch * spec.rows)
-            for b in 0..<batch {
-                for r in 0..<spec.rows {
-                    var sum = 0.0
-                    for j in 0..<outputSize {
-                        let c = spec.coefficients[r * outputSize + j]
-                        sum += c >= 0 ? c * y.lower[b * outputSize + j] : c * y.upper[b * outputSize + j]
-                    }
-                    result[b * spec.rows + r] = sum
-                }
-            }
-            return BoundResult(lower: result, intermediate: all, slopes: [:])
-        }
         let rows = batch * spec.rows
         // Element-major: column r = b·S + s holds specification row s for box b.
         var initial = [Double](repeating: 0, count: rows * outputSize)
@@ -188,14 +177,23 @@ public final class BoundPropagator: @unchecked Sendable {
             for r in 0..<rows { initial[e * rows + r] = spec.coefficients[(r % spec.rows) * outputSize + e] }
         }
         let rowBox = (0..<rows).map { $0 / spec.rows }
+        if options.method == .ibp {
+            // The specification is folded into the affine layers after the last nonlinearity
+            // (as auto_LiRPA does), then interval bounds are applied there.
+            let all = intervalBounds(lower: lower, upper: upper, batch: batch)
+            var pass = BackwardPass(propagator: self, target: graph.output, rowBox: rowBox, relaxations: [:])
+            pass.intervalStops = all
+            return BoundResult(lower: pass.run(initial: initial, box: box).bounds, intermediate: all, slopes: [:])
+        }
         let useCrown = options.intermediateMethod != .ibp
         if options.method == .alphaCrown {
             var optimiser = AlphaCrownOptimiser(propagator: self, initial: initial, rowBox: rowBox, box: box, batch: batch,
                                                 useCrown: useCrown, options: options)
             return optimiser.run()
         }
-        let sweep = intermediateSweep(box: box, batch: batch, useCrown: useCrown)
-        let lowerBounds = backwardInChunks(target: graph.output, rowBox: rowBox, box: box, relaxations: sweep.relaxations) { range in
+        let parents = batch > 1 ? containingBoxes(box, batch: batch) : []
+        let sweep = intermediateSweep(box: box, batch: batch, useCrown: useCrown, parents: parents)
+        let (lowerBounds, _) = backwardInChunks(target: graph.output, rowBox: rowBox, box: box, relaxations: sweep.relaxations) { range in
             .dense(columns(initial, rows: rows, Array(range)))
         }
         return BoundResult(lower: lowerBounds, intermediate: sweep.bounds, slopes: [:])
@@ -245,13 +243,23 @@ public final class BoundPropagator: @unchecked Sendable {
     /// α-CROWN passes `fixedTargets` (the rows chosen by its first sweep), per-row lower
     /// slopes for each target's backward pass, and `previous` bounds to intersect with
     /// (bounds of earlier iterations remain valid).
+    ///
+    /// `parents[b]`, when set, names a box of the batch that contains box `b`. Such a child
+    /// gets no CROWN rows of its own: the parent's relaxations are valid on the child, so
+    /// the parent's linear bounds `Λ_x x + c` hold there too and are re-concretised over the
+    /// child's box, which only costs the coordinates where the two boxes differ (EVA's
+    /// boxes differ in one patch). The child then keeps its own relaxations for later layers
+    /// and for the final specification.
     func intermediateSweep(box: IntervalBounds, batch: Int, useCrown: Bool,
                            fixedTargets: [ValueID: CrownTargets]? = nil,
                            slopes: [ValueID: [ValueID: [Double]]] = [:],
-                           previous: [IntervalBounds?]? = nil) -> IntermediateSweep {
+                           previous: [IntervalBounds?]? = nil,
+                           parents: [Int?] = []) -> IntermediateSweep {
         var sweep = IntermediateSweep(bounds: [IntervalBounds?](repeating: nil, count: graph.values.count),
                                       relaxations: [:], targets: [:], rowBounds: [:])
         sweep.bounds[graph.input] = box
+        let children = parents.enumerated().compactMap { $0.element == nil ? nil : $0.offset }
+        let isChild = Set(children)
         for (index, node) in graph.nodes.enumerated() {
             var current = propagateInterval(index, sweep.bounds, batch: batch)
             let v = node.output
@@ -259,16 +267,22 @@ public final class BoundPropagator: @unchecked Sendable {
             // A ReLU or MaxPool output (e.g. a ReLU feeding a MaxPool) keeps its interval
             // bounds: given its operand's bounds they are already exact elementwise.
             if useCrown && isPreActivation[v] && !intervalsExact[v] && node.operation.isAffine,
-               let targets = fixedTargets.map({ $0[v] }) ?? crownTargets(v, current, batch: batch), targets.count > 0 {
+               let targets = fixedTargets.map({ $0[v] }) ?? crownTargets(v, current, batch: batch, skipping: isChild),
+               targets.count > 0 {
                 let size = graph.values[v].count
-                let rows = backwardInChunks(target: v, rowBox: targets.rowBox, box: box, relaxations: sweep.relaxations,
-                                            slopes: slopes[v]) { range in
+                let (rows, inputCoefficients) = backwardInChunks(
+                    target: v, rowBox: targets.rowBox, box: box, relaxations: sweep.relaxations, slopes: slopes[v],
+                    keepInputCoefficients: !children.isEmpty) { range in
                     .unit(element: range.map { targets.neuron[$0 / 2] }, value: range.map { $0 % 2 == 0 ? 1 : -1 })
                 }
                 for k in 0..<targets.count {
                     let i = targets.box[k] * size + targets.neuron[k]
                     current.lower[i] = max(current.lower[i], rows[2 * k])
                     current.upper[i] = min(current.upper[i], -rows[2 * k + 1])
+                }
+                if let inputCoefficients {
+                    reconcretise(children: children, parents: parents, targets: targets, rows: rows,
+                                 inputCoefficients: inputCoefficients, box: box, size: size, bounds: &current)
                 }
                 sweep.targets[v] = targets
                 sweep.rowBounds[v] = rows
@@ -279,16 +293,69 @@ public final class BoundPropagator: @unchecked Sendable {
         return sweep
     }
 
+    /// Tightens each child box's bounds of one value with its parent's CROWN rows,
+    /// re-concretised over the child's box (see ``intermediateSweep``).
+    private func reconcretise(children: [Int], parents: [Int?], targets: CrownTargets, rows: [Double],
+                              inputCoefficients a: [Double], box: IntervalBounds, size: Int, bounds: inout IntervalBounds) {
+        let n = inputSize, rowCount = rows.count
+        for child in children {
+            let parent = parents[child]!
+            // Parent bounds hold on the child's box.
+            for j in 0..<size {
+                bounds.lower[child * size + j] = max(bounds.lower[child * size + j], bounds.lower[parent * size + j])
+                bounds.upper[child * size + j] = min(bounds.upper[child * size + j], bounds.upper[parent * size + j])
+            }
+            let differing = (0..<n).filter {
+                box.lower[child * n + $0] != box.lower[parent * n + $0] || box.upper[child * n + $0] != box.upper[parent * n + $0]
+            }
+            for k in 0..<targets.count where targets.box[k] == parent {
+                let i = child * size + targets.neuron[k]
+                guard bounds.lower[i] < 0 && bounds.upper[i] > 0 else { continue }
+                for (row, sign) in [(2 * k, 1.0), (2 * k + 1, -1.0)] {
+                    var value = rows[row]
+                    for c in differing {
+                        let coefficient = a[c * rowCount + row]
+                        let (pl, pu) = (box.lower[parent * n + c], box.upper[parent * n + c])
+                        let (cl, cu) = (box.lower[child * n + c], box.upper[child * n + c])
+                        value += coefficient >= 0 ? coefficient * (cl - pl) : coefficient * (cu - pu)
+                    }
+                    if sign > 0 { bounds.lower[i] = max(bounds.lower[i], value) } else { bounds.upper[i] = min(bounds.upper[i], -value) }
+                }
+            }
+        }
+    }
+
+    /// For each box, another box of the batch containing it (and itself without a parent),
+    /// or `nil`.
+    func containingBoxes(_ box: IntervalBounds, batch: Int) -> [Int?] {
+        let n = inputSize
+        func contains(_ p: Int, _ c: Int) -> Bool {
+            for i in 0..<n where box.lower[p * n + i] > box.lower[c * n + i] || box.upper[p * n + i] < box.upper[c * n + i] {
+                return false
+            }
+            return true
+        }
+        // A box's parent contains it; identical boxes go to the lowest index. Containment is
+        // transitive, so following parents to the top of a chain keeps a containing box.
+        var parents = (0..<batch).map { b in
+            (0..<batch).first { p in p != b && contains(p, b) && (!contains(b, p) || p < b) }
+        }
+        for b in 0..<batch {
+            while let p = parents[b], let q = parents[p] { parents[b] = q }
+        }
+        return parents
+    }
+
     /// The neurons of value `v` that `current` leaves undecided (all neurons for a MaxPool
     /// operand, whose relaxation needs every bound), or `nil` if there are none.
-    func crownTargets(_ v: ValueID, _ current: IntervalBounds, batch: Int) -> CrownTargets? {
+    func crownTargets(_ v: ValueID, _ current: IntervalBounds, batch: Int, skipping: Set<Int> = []) -> CrownTargets? {
         let size = graph.values[v].count
         let onlyUnstable = !graph.nodes.contains { node in
             if case .maxPool = node.operation { return node.inputs[0] == v }
             return false
         }
         var targets = CrownTargets(box: [], neuron: [])
-        for b in 0..<batch {
+        for b in 0..<batch where !skipping.contains(b) {
             for j in 0..<size {
                 let l = current.lower[b * size + j], u = current.upper[b * size + j]
                 if !onlyUnstable || (l < 0 && u > 0) {
@@ -307,27 +374,35 @@ public final class BoundPropagator: @unchecked Sendable {
     /// coefficients of the rows in `range`; `slopes` are per-row lower slopes
     /// (element-major, all rows) for α-CROWN.
     func backwardInChunks(target: ValueID, rowBox: [Int], box: IntervalBounds, relaxations: [ValueID: NodeRelaxation],
-                          slopes: [ValueID: [Double]]? = nil,
-                          initial: (Range<Int>) -> Coefficients) -> [Double] {
+                          slopes: [ValueID: [Double]]? = nil, keepInputCoefficients: Bool = false,
+                          initial: (Range<Int>) -> Coefficients) -> (bounds: [Double], inputCoefficients: [Double]?) {
         let rows = rowBox.count
-        let chunk = chunkSize
-        let chunks = (rows + chunk - 1) / chunk
+        let (chunk, chunks) = chunking(rows)
         var result = [Double](repeating: 0, count: rows)
+        var kept = keepInputCoefficients ? [Double](repeating: 0, count: inputSize * rows) : []
+        let n = inputSize
         result.withUnsafeMutableBufferPointer { out in
-            let out = UnsafeMutableBufferPointerBox(out)
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                let range = (c * chunk)..<min(rows, (c + 1) * chunk)
-                var pass = BackwardPass(propagator: self, target: target, rowBox: Array(rowBox[range]), relaxations: relaxations)
-                if let slopes {
-                    pass.slopes = slopes
-                    pass.slopeStride = rows
-                    pass.slopeOffset = range.lowerBound
+            kept.withUnsafeMutableBufferPointer { keep in
+                let out = UnsafeMutableBufferPointerBox(out), keep = UnsafeMutableBufferPointerBox(keep)
+                DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                    let range = (c * chunk)..<min(rows, (c + 1) * chunk)
+                    var pass = BackwardPass(propagator: self, target: target, rowBox: Array(rowBox[range]), relaxations: relaxations)
+                    if let slopes {
+                        pass.slopes = slopes
+                        pass.slopeStride = rows
+                        pass.slopeOffset = range.lowerBound
+                    }
+                    let output = pass.run(initial: initial(range), box: box)
+                    for (k, r) in range.enumerated() { out.buffer[r] = output.bounds[k] }
+                    if keepInputCoefficients {
+                        for i in 0..<n {
+                            for (k, r) in range.enumerated() { keep.buffer[i * rows + r] = output.inputCoefficients[i * range.count + k] }
+                        }
+                    }
                 }
-                let bounds = pass.run(initial: initial(range), box: box).bounds
-                for (k, r) in range.enumerated() { out.buffer[r] = bounds[k] }
             }
         }
-        return result
+        return (result, keepInputCoefficients ? kept : nil)
     }
 
     /// Rows per chunk: enough that a coefficient matrix of the widest value stays within a
@@ -335,6 +410,25 @@ public final class BoundPropagator: @unchecked Sendable {
     var chunkSize: Int {
         let widest = graph.values.map(\.count).max() ?? 1
         return max(16, min(512, (1 << 19) / max(1, widest)))
+    }
+
+    /// Splits `rows` into an even number of near-equal chunks of at most ``chunkSize`` rows
+    /// (even, so both cores stay busy to the end).
+    func chunking(_ rows: Int) -> (size: Int, count: Int) {
+        guard rows > 0 else { return (1, 0) }
+        var count = (rows + chunkSize - 1) / chunkSize
+        if count > 1 && count % 2 == 1 { count += 1 }
+        let size = (rows + count - 1) / count
+        return (size, (rows + size - 1) / size)
+    }
+
+    /// The relaxations of every nonlinear node for the given bounds.
+    func relaxations(for bounds: [IntervalBounds?], batch: Int) -> [ValueID: NodeRelaxation] {
+        var result = [ValueID: NodeRelaxation]()
+        for index in graph.nodes.indices {
+            if let r = makeRelaxation(index, bounds, batch: batch) { result[graph.nodes[index].output] = r }
+        }
+        return result
     }
 
     /// The relaxation of node `index` if it is nonlinear and its operand is bounded.

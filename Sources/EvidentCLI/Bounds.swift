@@ -31,8 +31,11 @@ struct Bounds: ParsableCommand {
     @Option(help: "alpha-CROWN: number of optimisation steps.")
     var iterations: Int = 20
 
-    @Option(name: .customLong("lr"), help: "alpha-CROWN: Adam learning rate.")
-    var learningRate: Double = 0.1
+    @Option(name: .customLong("lr"), help: "alpha-CROWN: Adam step size of the first step.")
+    var learningRate: Double = BoundOptions().learningRate
+
+    @Option(name: .customLong("lr-decay"), help: "alpha-CROWN: factor applied to the step size after every step.")
+    var learningRateDecay: Double = BoundOptions().learningRateDecay
 
     @Flag(help: "Also print the bounds of every pre-activation (ReLU input) value.")
     var intermediate = false
@@ -58,9 +61,11 @@ struct Bounds: ParsableCommand {
         try reportingErrors {
             guard iterations >= 0 else { throw UsageError("--iterations must be >= 0") }
             guard learningRate > 0 else { throw UsageError("--lr must be > 0") }
+            guard learningRateDecay > 0 && learningRateDecay <= 1 else { throw UsageError("--lr-decay must be in (0, 1]") }
             let network = try loadNetwork(path: model)
             let spec = try loadProperty(path: property, for: network)
-            let options = BoundOptions(method: method, iterations: iterations, learningRate: learningRate)
+            let options = BoundOptions(method: method, iterations: iterations, learningRate: learningRate,
+                                       learningRateDecay: learningRateDecay)
             let report = propertyMargins(network: network, property: spec, options: options)
             let graph = network.graph
             let layers: [[LayerBounds]]? = intermediate ? report.intermediate.map { bounds in

@@ -182,9 +182,22 @@ extension ConvolutionKernels {
                 return false
             }
         }
+        // Weights by (group, kernel offset, output channel), each a contiguous run over the
+        // group's input channels, so a gathered element's weights are one copy.
+        var byOffset = [Double](repeating: 0, count: geo.group * kh * kw * mg * cg)
+        for g in 0..<geo.group {
+            for offset in 0..<(kh * kw) {
+                for mi in 0..<mg {
+                    for ci in 0..<cg {
+                        byOffset[(((g * kh * kw + offset) * mg + mi) * cg) + ci] =
+                            conv.weight.scalars[((g * mg + mi) * cg + ci) * kh * kw + offset]
+                    }
+                }
+            }
+        }
         let maxDepth = kh * kw * mg
         var gathered = [Double](repeating: 0, count: maxDepth * n)
-        var weights = [Double](repeating: 0, count: cg * maxDepth)
+        var weights = [Double](repeating: 0, count: maxDepth * cg)  // [depth × Cg]
         var sources = [(offset: Int, position: Int)]()
         sources.reserveCapacity(kh * kw)
         for y in 0..<h {
@@ -204,21 +217,19 @@ extension ConvolutionKernels {
                 let q = y * w + x
                 for image in 0..<images {
                     for g in 0..<geo.group {
-                        // Gather the non-zero output elements and the matching weight columns:
-                        // weights[ci][d] = W[g·Mg + mi, ci, offset] for gathered element d = (offset, mi).
+                        // Gather the non-zero output elements (offset, mi) and their weight rows.
                         var depth = 0
                         a.withUnsafeBufferPointer { pa in
                             gathered.withUnsafeMutableBufferPointer { gb in
                                 weights.withUnsafeMutableBufferPointer { wb in
-                                    conv.weight.scalars.withUnsafeBufferPointer { wsrc in
+                                    byOffset.withUnsafeBufferPointer { wsrc in
                                         for source in sources {
                                             for mi in 0..<mg {
                                                 let element = (image * m + g * mg + mi) * outPlane + source.position
                                                 guard nonzero[element] else { continue }
                                                 (gb.baseAddress! + depth * n).update(from: pa.baseAddress! + element * n, count: n)
-                                                for ci in 0..<cg {
-                                                    wb[ci * maxDepth + depth] = wsrc[((g * mg + mi) * cg + ci) * kh * kw + source.offset]
-                                                }
+                                                (wb.baseAddress! + depth * cg).update(
+                                                    from: wsrc.baseAddress! + ((g * kh * kw + source.offset) * mg + mi) * cg, count: cg)
                                                 depth += 1
                                             }
                                         }
@@ -230,9 +241,9 @@ extension ConvolutionKernels {
                         weights.withUnsafeBufferPointer { pw in
                             gathered.withUnsafeBufferPointer { gb in
                                 out.withUnsafeMutableBufferPointer { po in
-                                    // [Cg × n] (rows strided by a plane) = weights [Cg × depth] · gathered [depth × n]
-                                    BLAS.gemm(.none, .none, m: cg, n: n, k: depth,
-                                              a: pw.baseAddress!, lda: maxDepth,
+                                    // [Cg × n] (rows strided by a plane) = weightsᵀ [Cg × depth] · gathered [depth × n]
+                                    BLAS.gemm(.transposed, .none, m: cg, n: n, k: depth,
+                                              a: pw.baseAddress!, lda: cg,
                                               b: gb.baseAddress!, ldb: n,
                                               c: po.baseAddress! + ((image * c + g * cg) * inPlane + q) * n, ldc: inPlane * n)
                                 }

@@ -41,9 +41,11 @@ public enum SharedBenchmarks {
             .sorted()
     }
 
-    /// Rows of a CSV file under the benchmarks (header dropped), split on commas.
-    public static func csvRows(_ relative: String) -> [[String]] {
+    /// Rows of a CSV file under the benchmarks, split on commas. `header` says whether the
+    /// first line names the columns (VNN-COMP's `instances.csv` files have none).
+    public static func csvRows(_ relative: String, header: Bool = true) -> [[String]] {
         guard let text = try? String(contentsOfFile: path(relative), encoding: .utf8) else { return [] }
-        return text.split(whereSeparator: \.isNewline).dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        return text.split(whereSeparator: \.isNewline).dropFirst(header ? 1 : 0)
+            .map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
     }
 }

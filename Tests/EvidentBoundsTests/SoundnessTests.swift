@@ -7,12 +7,32 @@ import EvidentTestSupport
 /// Samples points of each box (corners half of the time, uniform inside otherwise) and checks
 /// that every value of the graph and every specification row stays within the computed bounds.
 private func checkContainment(_ graph: Graph, seed: UInt64, boxes: Int = 2, samples: Int = 10_000,
-                              options: BoundOptions) throws {
+                              nested: Bool = false, options: BoundOptions) throws {
     var rng = SeededGenerator(seed: seed)
     let evaluator = Evaluator(graph: graph)
     let n = evaluator.inputCount, m = evaluator.outputCount
     var lower = [Double](), upper = [Double]()
-    for _ in 0..<boxes {
+    for b in 0..<boxes {
+        if nested && b > 0 {
+            // A sub-box of box 0: some coordinates fixed at a point of box 0, others shrunk.
+            for i in 0..<n {
+                let (l, u) = (lower[i], upper[i])
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0:
+                    let x = rng.uniform(l...u)
+                    lower.append(x)
+                    upper.append(x)
+                case 1:
+                    let x = rng.uniform(l...u)
+                    lower.append(x)
+                    upper.append(rng.uniform(x...u))
+                default:
+                    lower.append(l)
+                    upper.append(u)
+                }
+            }
+            continue
+        }
         let radius = rng.uniform(0.01...0.3)
         let centre = rng.uniforms(n)
         lower += centre.map { $0 - radius * rng.uniform(0.2...1) }
@@ -69,6 +89,15 @@ struct SoundnessTests {
     func dense(seed: Int, method: Int) throws {
         let graph = try RandomNetworks.dense(seed: UInt64(seed), inputs: 5, hidden: [12, 10, 8], outputs: 4)
         try checkContainment(graph, seed: UInt64(100 + seed), options: Self.methods[method])
+    }
+
+    /// Boxes inside another box of the batch reuse its CROWN rows (re-concretised).
+    @Test("nested boxes in one batch", arguments: 0..<3)
+    func nestedBoxes(seed: Int) throws {
+        let dense = try RandomNetworks.dense(seed: UInt64(seed), inputs: 5, hidden: [12, 10, 8], outputs: 4)
+        try checkContainment(dense, seed: UInt64(300 + seed), boxes: 4, nested: true, options: BoundOptions(method: .crown))
+        let conv = try RandomNetworks.convolutional(seed: UInt64(seed))
+        try checkContainment(conv, seed: UInt64(400 + seed), boxes: 4, nested: true, options: BoundOptions(method: .crown))
     }
 
     @Test("convolutional residual networks", arguments: 0..<3, 0..<3)
