@@ -20,6 +20,24 @@ public struct MarginReport: Sendable {
     public var intermediate: [[IntervalBounds?]]
 }
 
+/// A region's output constraints as one linear specification (one row per constraint
+/// `Σ c_j Y_j ≤ d`, clause by clause) with each row's `d`: a row's margin is its lower bound
+/// minus `d`. `nil` when the region has no constraints.
+public func specification(of region: InputRegion, outputs: Int) -> (spec: LinearSpecification, bounds: [Double])? {
+    var coefficients = [Double]()
+    var bounds = [Double]()
+    for clause in region.clauses {
+        for constraint in clause.constraints {
+            var row = [Double](repeating: 0, count: outputs)
+            for term in constraint.terms { row[term.output] += term.coefficient }
+            coefficients += row
+            bounds.append(constraint.bound)
+        }
+    }
+    guard !bounds.isEmpty else { return nil }
+    return (LinearSpecification(rows: bounds.count, coefficients: coefficients), bounds)
+}
+
 /// Computes the margin of every output clause of `property` over its input regions.
 ///
 /// Each region's constraints become the rows of one linear specification, bounded with
@@ -31,19 +49,8 @@ public func propertyMargins(network: Network, property: Property, options: Bound
     let start = DispatchTime.now().uptimeNanoseconds
     var margins = [Double]()
     var intermediate = [[IntervalBounds?]]()
-    for region in property.regions where !region.clauses.isEmpty {
-        var coefficients = [Double]()
-        var bounds = [Double]()
-        for clause in region.clauses {
-            for constraint in clause.constraints {
-                var row = [Double](repeating: 0, count: outputs)
-                for term in constraint.terms { row[term.output] += term.coefficient }
-                coefficients += row
-                bounds.append(constraint.bound)
-            }
-        }
-        guard !bounds.isEmpty else { continue }
-        let spec = LinearSpecification(rows: bounds.count, coefficients: coefficients)
+    for region in property.regions {
+        guard let (spec, bounds) = specification(of: region, outputs: outputs) else { continue }
         let result = propagator.bounds(of: spec, lower: region.lower, upper: region.upper, batch: 1, options: options)
         intermediate.append(result.intermediate)
         var row = 0

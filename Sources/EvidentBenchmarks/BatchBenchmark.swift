@@ -2,23 +2,6 @@ import Evident
 import EvidentTestSupport
 import Foundation
 
-/// The property's output constraints as one linear specification (one row per constraint,
-/// region 0) with each row's bound `d` (a row's margin is its lower bound minus `d`).
-func specification(of region: InputRegion, outputs: Int) -> (spec: LinearSpecification, bounds: [Double])? {
-    var coefficients = [Double]()
-    var bounds = [Double]()
-    for clause in region.clauses {
-        for constraint in clause.constraints {
-            var row = [Double](repeating: 0, count: outputs)
-            for term in constraint.terms { row[term.output] += term.coefficient }
-            coefficients += row
-            bounds.append(constraint.bound)
-        }
-    }
-    guard !bounds.isEmpty else { return nil }
-    return (LinearSpecification(rows: bounds.count, coefficients: coefficients), bounds)
-}
-
 /// CROWN on 65 boxes of resnet_2b in one batched call (prop_0's box, and 64 boxes that each
 /// fix one 4x4 patch of all channels at the box centre), against one call on the full box.
 func benchmarkBatch(_ settings: BenchmarkSettings) {

@@ -97,8 +97,7 @@ struct BackwardPass {
                 coefficients[node.output] = nil
                 if let stops = intervalStops, !node.operation.isAffine, let bounds = stops[node.output] {
                     let size = graph.values[node.output].count
-                    constant = zip(constant, concretize(incoming.densified(size: size, rows: rows), size: size,
-                                                        constant: [Double](repeating: 0, count: rows), box: bounds)).map { $0.1 + $0.0 }
+                    constant = concretize(incoming.densified(size: size, rows: rows), size: size, constant: constant, box: bounds)
                     continue
                 }
                 let contributions = step(index, incoming, constant: &constant, recorded: &recorded)
