@@ -51,7 +51,8 @@ let usage = """
 struct BenchmarkSettings {
     var repeats: Int?
     /// OpenBLAS's thread count at start-up (its default: one per core). `BoundPropagator`
-    /// switches OpenBLAS to one thread process-wide, so each benchmark starts from this.
+    /// switches OpenBLAS to one thread process-wide; evaluation and GEMM benchmarks start
+    /// from this count again.
     var defaultBLASThreads = BLAS.threadCount
     var scaleModel = defaultScaleModel
 
@@ -118,7 +119,12 @@ if !isChildRun {
 let benchmarkStart = now()
 for name in selected {
     let start = now()
-    BLAS.threadCount = settings.defaultBLASThreads
+    // Evaluation and GEMM figures use OpenBLAS's own threads; bound propagation runs
+    // OpenBLAS single-threaded under its own threads (as BoundPropagator sets it up).
+    switch name {
+    case .crown, .alpha, .batch, .scale: BLAS.threadCount = 1
+    default: BLAS.threadCount = settings.defaultBLASThreads
+    }
     switch name {
     case .parse:
         section("parse: VNN-LIB parsing")

@@ -95,9 +95,10 @@ public final class BoundPropagator: @unchecked Sendable {
 
     /// Prepares bound computations on `graph`.
     ///
-    /// OpenBLAS is switched to one thread: the propagator parallelises over chunks of
-    /// specification rows itself, and many of its products are too small for OpenBLAS's
-    /// own threads to pay off.
+    /// OpenBLAS is switched to one thread, process-wide and for good: the propagator
+    /// parallelises over chunks of specification rows itself, and many of its products are
+    /// too small for OpenBLAS's own threads to pay off. (Switching back and forth around
+    /// each call costs more: OpenBLAS's idle threads then spin against the propagator's.)
     public init(graph: Graph) {
         BLAS.threadCount = 1
         Self.keepLargeAllocationsInHeap

@@ -62,7 +62,7 @@ public enum BLAS {
         return c
     }
 
-    /// Number of threads OpenBLAS uses.
+    /// Number of threads OpenBLAS uses (process-wide).
     public static var threadCount: Int {
         get { Int(openblas_get_num_threads()) }
         set { openblas_set_num_threads(Int32(max(1, newValue))) }
