@@ -132,7 +132,7 @@ func benchmarkCrown(_ settings: BenchmarkSettings) {
                       suiteSummary("oval21 CROWN", oval)].joined(separator: "; "))
 }
 
-/// α-CROWN (20 Adam iterations, learning rate 0.1) on resnet_2b's 16 instances.
+/// α-CROWN (20 iterations, default step sizes) on resnet_2b's 16 instances.
 func benchmarkAlphaCrown(_ settings: BenchmarkSettings) {
     section("alpha: alpha-CROWN (20 iterations, default step sizes) vs auto_LiRPA")
     guard sharedRoot(for: "alpha") != nil else { return }

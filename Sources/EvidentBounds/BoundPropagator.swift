@@ -326,25 +326,28 @@ public final class BoundPropagator: @unchecked Sendable {
         }
     }
 
-    /// For each box, another box of the batch containing it (and itself without a parent),
-    /// or `nil`.
+    /// For each box, another box of the batch that contains it and differs from it in at
+    /// most an eighth of the input coordinates (EVA's boxes: one patch fixed), or `nil`.
+    /// Reusing a parent's relaxations costs tightness when the boxes differ much (a box
+    /// inside a box of twice its radius gets the larger box's relaxations), hence the
+    /// limit; a parent never has a parent itself.
     func containingBoxes(_ box: IntervalBounds, batch: Int) -> [Int?] {
         let n = inputSize
-        func contains(_ p: Int, _ c: Int) -> Bool {
-            for i in 0..<n where box.lower[p * n + i] > box.lower[c * n + i] || box.upper[p * n + i] < box.upper[c * n + i] {
-                return false
+        func isParent(_ p: Int, of c: Int) -> Bool {
+            var differing = 0
+            for i in 0..<n {
+                let (pl, pu, cl, cu) = (box.lower[p * n + i], box.upper[p * n + i], box.lower[c * n + i], box.upper[c * n + i])
+                if pl > cl || pu < cu { return false }
+                if pl != cl || pu != cu {
+                    differing += 1
+                    if 8 * differing > n { return false }
+                }
             }
-            return true
+            // Identical boxes: the lower index is the parent.
+            return differing > 0 || p < c
         }
-        // A box's parent contains it; identical boxes go to the lowest index. Containment is
-        // transitive, so following parents to the top of a chain keeps a containing box.
-        var parents = (0..<batch).map { b in
-            (0..<batch).first { p in p != b && contains(p, b) && (!contains(b, p) || p < b) }
-        }
-        for b in 0..<batch {
-            while let p = parents[b], let q = parents[p] { parents[b] = q }
-        }
-        return parents
+        let candidates = (0..<batch).map { b in (0..<batch).first { p in p != b && isParent(p, of: b) } }
+        return candidates.map { p in p.flatMap { candidates[$0] == nil ? $0 : nil } }
     }
 
     /// The neurons of value `v` that `current` leaves undecided (all neurons for a MaxPool
