@@ -21,9 +21,10 @@ import EvidentEval
 ///   CROWN rows that produced those bounds (visited in reverse topological order).
 ///
 /// Every iterate is a valid bound (any α in [0, 1] is), and so is every intermediate
-/// bound of every iterate: the best final bound seen per row is returned, intermediate
-/// bounds are intersected across iterations, and a last pass with those intersected
-/// bounds and each row's best slopes can only add to the result. The step size decays
+/// bound of every iterate: each sweep intersects its intermediate bounds with the earlier
+/// ones (passing gradients straight through to its own CROWN rows, as auto_LiRPA does
+/// with its reference bounds), the best final bound seen per row is returned, and a last
+/// pass with the intersected bounds and each row's best slopes can only add to the result. The step size decays
 /// geometrically (`learningRate · learningRateDecay^step`).
 struct AlphaCrownOptimiser {
     let propagator: BoundPropagator
@@ -82,8 +83,6 @@ struct AlphaCrownOptimiser {
     mutating func run() -> BoundResult {
         var sweep = start()
         let targets = sweep.targets
-        // Every sweep's bounds are valid, so their intersection is too.
-        var tightest = sweep.bounds
         var best = [Double](repeating: -.infinity, count: rowBox.count)
         var bestSlopes = alpha[graph.output] ?? [:]
         // `iterations` bound evaluations with an Adam step between consecutive ones (as
@@ -91,14 +90,10 @@ struct AlphaCrownOptimiser {
         let evaluations = max(1, options.iterations)
         for iteration in 0..<evaluations {
             if iteration > 0 {
-                // Each sweep starts afresh (no intersection with earlier sweeps): a bound held
-                // by an earlier sweep would carry no gradient to the slopes that could improve it.
+                // Intermediate bounds are intersected with every earlier sweep's (all valid);
+                // gradients pass straight through to the CROWN rows (see `slopeGradients`).
                 sweep = propagator.intermediateSweep(box: box, batch: batch, useCrown: useCrown, fixedTargets: targets,
-                                                     slopes: alpha)
-                tightest = zip(tightest, sweep.bounds).map { old, new in
-                    guard let old, let new else { return old ?? new }
-                    return old.intersected(with: new)
-                }
+                                                     slopes: alpha, previous: sweep.bounds)
             }
             let final = finalBounds(sweep)
             var improved = [Int]()
@@ -117,13 +112,13 @@ struct AlphaCrownOptimiser {
             adamStep(slopeGradients(sweep), targets: targets, step: Double(iteration + 1))
         }
         // A last pass with the intersected intermediate bounds and the best slopes per row.
-        let relaxations = propagator.relaxations(for: tightest, batch: batch)
+        let relaxations = propagator.relaxations(for: sweep.bounds, batch: batch)
         let polished = propagator.backwardInChunks(target: graph.output, rowBox: rowBox, box: box, relaxations: relaxations,
                                                    slopes: bestSlopes) { range in
             .dense(columns(initial, rows: rowBox.count, Array(range)))
         }.bounds
         for r in 0..<rowBox.count { best[r] = max(best[r], polished[r]) }
-        return BoundResult(lower: best, intermediate: tightest, slopes: bestSlopes)
+        return BoundResult(lower: best, intermediate: sweep.bounds, slopes: bestSlopes)
     }
 
     /// One projected Adam ascent step on the rows that have received gradients.
@@ -223,7 +218,7 @@ struct AlphaCrownOptimiser {
         // Intermediate targets, last first: their rows' weights are ∂loss/∂(their bound).
         let ordered = sweep.targets.keys.sorted { propagator.producers[$0]! > propagator.producers[$1]! }
         for v in ordered {
-            let targets = sweep.targets[v]!, rows = sweep.rowBounds[v]!
+            let targets = sweep.targets[v]!
             guard let relu = graph.nodes.first(where: { $0.inputs.first == v && $0.operation == .relu }),
                   let g = upperLineGradient[relu.output], case .relu(let relaxation)? = sweep.relaxations[relu.output],
                   let bounds = sweep.bounds[v] else { continue }
@@ -238,10 +233,20 @@ struct AlphaCrownOptimiser {
                 let s = u / width
                 let gl = g.s[i] * dsdl + g.t[i] * (-(s + l * dsdl))
                 let gu = g.s[i] * dsdu + g.t[i] * (-l * dsdu)
-                // Only a CROWN row that produced the bound passes gradient on.
-                if rows[2 * k] == l && gl != 0 { chosen.append(2 * k); weights.append(gl) }
-                if -rows[2 * k + 1] == u && gu != 0 { chosen.append(2 * k + 1); weights.append(-gu) }
+                // Straight-through: the bound kept may be an earlier sweep's (intersection),
+                // but the gradient goes to this sweep's CROWN row as if it were binding, so
+                // the slopes keep improving it (auto_LiRPA does the same with its reference
+                // bounds).
+                if gl != 0 { chosen.append(2 * k); weights.append(gl) }
+                if gu != 0 { chosen.append(2 * k + 1); weights.append(-gu) }
             }
+            // Rows whose weight is under 1% of the largest are left out of this step: they
+            // barely move the loss, and each costs a backward and a forward pass. (The
+            // gradient only steers the search; every slope stays valid.)
+            let threshold = 0.01 * (weights.map(abs).max() ?? 0)
+            let kept = weights.indices.filter { abs(weights[$0]) > threshold }
+            chosen = kept.map { chosen[$0] }
+            weights = kept.map { weights[$0] }
             guard !chosen.isEmpty else { continue }
             let allRowBox = targets.rowBox
             result[v] = contribution(target: v, rows: chosen, rowBox: chosen.map { allRowBox[$0] }, weights: weights,

@@ -227,8 +227,6 @@ public final class BoundPropagator: @unchecked Sendable {
         var relaxations: [ValueID: NodeRelaxation]
         /// The CROWN rows of each pre-activation value that needed them.
         var targets: [ValueID: CrownTargets]
-        /// The raw CROWN row bounds (`2·count` per value), before intersection.
-        var rowBounds: [ValueID: [Double]]
     }
 
     /// Bounds of every value, with pre-activation bounds from CROWN when `useCrown`.
@@ -257,7 +255,7 @@ public final class BoundPropagator: @unchecked Sendable {
                            previous: [IntervalBounds?]? = nil,
                            parents: [Int?] = []) -> IntermediateSweep {
         var sweep = IntermediateSweep(bounds: [IntervalBounds?](repeating: nil, count: graph.values.count),
-                                      relaxations: [:], targets: [:], rowBounds: [:])
+                                      relaxations: [:], targets: [:])
         sweep.bounds[graph.input] = box
         let children = parents.enumerated().compactMap { $0.element == nil ? nil : $0.offset }
         let isChild = Set(children)
@@ -286,7 +284,6 @@ public final class BoundPropagator: @unchecked Sendable {
                                  inputCoefficients: inputCoefficients, box: box, size: size, bounds: &current)
                 }
                 sweep.targets[v] = targets
-                sweep.rowBounds[v] = rows
             }
             sweep.bounds[v] = current
             if let relaxation = makeRelaxation(index, sweep.bounds, batch: batch) { sweep.relaxations[v] = relaxation }
@@ -417,7 +414,7 @@ public final class BoundPropagator: @unchecked Sendable {
     }
 
     /// Splits `rows` into an even number of near-equal chunks of at most ``chunkSize`` rows
-    /// (even, so both cores stay busy to the end).
+    /// (even, so both cores stay busy to the end; a single chunk only for fewer than 32 rows).
     func chunking(_ rows: Int) -> (size: Int, count: Int) {
         guard rows > 0 else { return (1, 0) }
         var count = (rows + chunkSize - 1) / chunkSize
