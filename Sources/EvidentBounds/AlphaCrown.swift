@@ -205,7 +205,13 @@ struct AlphaCrownOptimiser {
 
     /// `∂(Σ final bounds)/∂α`, per target, per row that has a non-zero gradient, per ReLU
     /// (element-major over that ReLU's neurons, one column).
-    func slopeGradients(_ sweep: BoundPropagator.IntermediateSweep) -> [ValueID: TargetGradient] {
+    ///
+    /// `straightThrough` passes an intermediate row's gradient on even where the bound kept is
+    /// another one (an earlier sweep's or the interval bound); `weightThreshold` leaves out
+    /// rows whose weight is under that fraction of their layer's largest. Both steer the
+    /// search; with `false` and `0` the result is the exact gradient of the summed bounds.
+    func slopeGradients(_ sweep: BoundPropagator.IntermediateSweep, straightThrough: Bool = true,
+                        weightThreshold: Double = 0.01) -> [ValueID: TargetGradient] {
         var result = [ValueID: TargetGradient]()
         // ∂/∂s and ∂/∂t of the upper lines, per ReLU output value, per box and neuron.
         var upperLineGradient = [ValueID: (s: [Double], t: [Double])]()
@@ -237,13 +243,14 @@ struct AlphaCrownOptimiser {
                 // but the gradient goes to this sweep's CROWN row as if it were binding, so
                 // the slopes keep improving it (auto_LiRPA does the same with its reference
                 // bounds).
-                if gl != 0 { chosen.append(2 * k); weights.append(gl) }
-                if gu != 0 { chosen.append(2 * k + 1); weights.append(-gu) }
+                let (rowLower, rowUpper) = (sweep.rowBounds[v]![2 * k], -sweep.rowBounds[v]![2 * k + 1])
+                if gl != 0 && (straightThrough || rowLower == l) { chosen.append(2 * k); weights.append(gl) }
+                if gu != 0 && (straightThrough || rowUpper == u) { chosen.append(2 * k + 1); weights.append(-gu) }
             }
             // Rows whose weight is under 1% of the largest are left out of this step: they
             // barely move the loss, and each costs a backward and a forward pass. (The
             // gradient only steers the search; every slope stays valid.)
-            let threshold = 0.01 * (weights.map(abs).max() ?? 0)
+            let threshold = weightThreshold * (weights.map(abs).max() ?? 0)
             let kept = weights.indices.filter { abs(weights[$0]) > threshold }
             chosen = kept.map { chosen[$0] }
             weights = kept.map { weights[$0] }

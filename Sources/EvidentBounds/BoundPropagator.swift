@@ -100,8 +100,7 @@ public final class BoundPropagator: @unchecked Sendable {
     /// too small for OpenBLAS's own threads to pay off. (Switching back and forth around
     /// each call costs more: OpenBLAS's idle threads then spin against the propagator's.)
     public init(graph: Graph) {
-        BLAS.threadCount = 1
-        Self.keepLargeAllocationsInHeap
+        Self.processSetUp
         self.graph = graph
         absoluteParts = graph.nodes.map { IntervalArithmetic.absoluteLinearPart($0.operation) }
         offsets = graph.nodes.map { node in
@@ -140,10 +139,12 @@ public final class BoundPropagator: @unchecked Sendable {
         isPreActivation = pre
     }
 
-    /// Coefficient matrices of megabytes are allocated and freed at every step; glibc would
-    /// map and unmap each one (page faults dominate then). Raising the mmap threshold keeps
-    /// them in the heap for reuse. Process-wide and done once.
-    private static let keepLargeAllocationsInHeap: Void = {
+    /// Done once per process (OpenBLAS's thread count must not change while other threads
+    /// are inside BLAS calls, so it is never set again): OpenBLAS single-threaded, and large
+    /// allocations kept in the heap. Coefficient matrices of megabytes are allocated and
+    /// freed at every step; glibc would map and unmap each one (page faults dominate then).
+    private static let processSetUp: Void = {
+        BLAS.threadCount = 1
         #if os(Linux)
         _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 1 << 30)
         _ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, 1 << 30)
@@ -227,6 +228,8 @@ public final class BoundPropagator: @unchecked Sendable {
         var relaxations: [ValueID: NodeRelaxation]
         /// The CROWN rows of each pre-activation value that needed them.
         var targets: [ValueID: CrownTargets]
+        /// The raw CROWN row bounds (`2·count` per value), before intersection.
+        var rowBounds: [ValueID: [Double]]
     }
 
     /// Bounds of every value, with pre-activation bounds from CROWN when `useCrown`.
@@ -255,7 +258,7 @@ public final class BoundPropagator: @unchecked Sendable {
                            previous: [IntervalBounds?]? = nil,
                            parents: [Int?] = []) -> IntermediateSweep {
         var sweep = IntermediateSweep(bounds: [IntervalBounds?](repeating: nil, count: graph.values.count),
-                                      relaxations: [:], targets: [:])
+                                      relaxations: [:], targets: [:], rowBounds: [:])
         sweep.bounds[graph.input] = box
         let children = parents.enumerated().compactMap { $0.element == nil ? nil : $0.offset }
         let isChild = Set(children)
@@ -284,6 +287,7 @@ public final class BoundPropagator: @unchecked Sendable {
                                  inputCoefficients: inputCoefficients, box: box, size: size, bounds: &current)
                 }
                 sweep.targets[v] = targets
+                sweep.rowBounds[v] = rows
             }
             sweep.bounds[v] = current
             if let relaxation = makeRelaxation(index, sweep.bounds, batch: batch) { sweep.relaxations[v] = relaxation }

@@ -23,7 +23,7 @@ struct AlphaGradientTests {
         // Move the slopes off their 0/1 start so that the loss is smooth around them.
         for (t, slopes) in optimiser.alpha { for (u, a) in slopes { optimiser.alpha[t]![u] = a.map { _ in rng.uniform(0.2...0.8) } } }
         let (sweep, _) = optimiser.evaluate(targets: targets)
-        let gradients = optimiser.slopeGradients(sweep)
+        let gradients = optimiser.slopeGradients(sweep, straightThrough: false, weightThreshold: 0)
         var checked = 0, intermediateChecked = 0
         for (target, gradient) in gradients {
             let rows = target == graph.output ? 2 : 2 * targets[target]!.count
