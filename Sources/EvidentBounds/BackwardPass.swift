@@ -234,12 +234,11 @@ struct BackwardPass {
         case let .unit(element, value):
             for r in 0..<rows { constant[r] += value[r] * offset[element[r]] }
         case .dense(let a):
-            // constant (rows × 1) += Λᵀ (rows × size) · offset (size × 1)
             a.withUnsafeBufferPointer { pa in
-                offset.withUnsafeBufferPointer { po in
-                    constant.withUnsafeMutableBufferPointer { k in
-                        BLAS.gemm(.transposed, .none, m: rows, n: 1, k: offset.count, a: pa.baseAddress!, lda: rows,
-                                  b: po.baseAddress!, ldb: 1, beta: 1, c: k.baseAddress!, ldc: 1)
+                constant.withUnsafeMutableBufferPointer { k in
+                    for (e, o) in offset.enumerated() where o != 0 {
+                        let block = pa.baseAddress! + e * rows
+                        for r in 0..<rows { k[r] += block[r] * o }
                     }
                 }
             }

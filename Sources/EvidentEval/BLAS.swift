@@ -37,6 +37,23 @@ public enum BLAS {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
             return
         }
+        if m == 1 || n == 1 {
+            // Matrix-vector shapes are computed here: OpenBLAS 0.3.21 forwards them to GEMV,
+            // a path suspected of heap corruption with strided outputs under concurrent calls.
+            for i in 0..<m {
+                for j in 0..<n {
+                    var sum = 0.0
+                    for p in 0..<k {
+                        let x = transA == .none ? a[i * lda + p] : a[p * lda + i]
+                        let y = transB == .none ? b[p * ldb + j] : b[j * ldb + p]
+                        sum += x * y
+                    }
+                    let index = i * ldc + j
+                    c[index] = alpha * sum + (beta == 0 ? 0 : beta * c[index])
+                }
+            }
+            return
+        }
         cblas_dgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
