@@ -38,8 +38,10 @@ public enum BLAS {
             return
         }
         if m == 1 || n == 1 {
-            // Matrix-vector shapes are computed here: OpenBLAS 0.3.21 forwards them to GEMV,
-            // a path suspected of heap corruption with strided outputs under concurrent calls.
+            // Matrix-vector shapes are computed here rather than through OpenBLAS 0.3.21's
+            // GEMM-to-GEMV forwarding: a precaution while a heap corruption seen with an
+            // experimental change stays unexplained (see the closing notes); these shapes
+            // are cheap either way.
             for i in 0..<m {
                 for j in 0..<n {
                     var sum = 0.0
