@@ -40,7 +40,8 @@ public enum BLAS {
         if m == 1 || n == 1 {
             // Matrix-vector shapes are computed here rather than through OpenBLAS 0.3.21's
             // GEMM-to-GEMV forwarding: a precaution while a heap corruption seen with an
-            // experimental change stays unexplained (see the closing notes); these shapes
+            // experimental change (an upper-rows-first intermediate-bound pass, not shipped)
+            // stays unexplained; these shapes
             // are cheap either way.
             for i in 0..<m {
                 for j in 0..<n {
