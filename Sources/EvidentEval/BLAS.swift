@@ -41,8 +41,7 @@ public enum BLAS {
             // Matrix-vector shapes are computed here rather than through OpenBLAS 0.3.21's
             // GEMM-to-GEMV forwarding: a precaution while a heap corruption seen with an
             // experimental change (an upper-rows-first intermediate-bound pass, not shipped)
-            // stays unexplained; these shapes
-            // are cheap either way.
+            // stays unexplained; these shapes are cheap either way.
             for i in 0..<m {
                 for j in 0..<n {
                     var sum = 0.0
