@@ -21,11 +21,6 @@ public struct IntervalBounds: Sendable, Equatable {
     /// Number of elements over all boxes.
     public var count: Int { lower.count }
 
-    /// The bounds of box `b` for a value of `size` elements.
-    public func box(_ b: Int, size: Int) -> (lower: ArraySlice<Double>, upper: ArraySlice<Double>) {
-        (lower[(b * size)..<((b + 1) * size)], upper[(b * size)..<((b + 1) * size)])
-    }
-
     /// Elementwise intersection with other sound bounds of the same value.
     public func intersected(with other: IntervalBounds) -> IntervalBounds {
         IntervalBounds(lower: zip(lower, other.lower).map { Swift.max($0, $1) },

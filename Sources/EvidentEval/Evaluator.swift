@@ -7,8 +7,6 @@ public enum EvaluationError: Error, LocalizedError, Equatable {
     case inputSize(expected: Int, batch: Int, got: Int)
     /// The output coefficients of a gradient do not match the output size.
     case coefficientSize(expected: Int, got: Int)
-    /// A value is not finite where the caller asked for finite inputs.
-    case nonFiniteInput(index: Int)
 
     public var errorDescription: String? {
         switch self {
@@ -16,8 +14,6 @@ public enum EvaluationError: Error, LocalizedError, Equatable {
             "input has \(got) numbers, expected \(batch) x \(expected) = \(batch * expected)"
         case let .coefficientSize(expected, got):
             "output coefficients have \(got) numbers, expected \(expected) (or one row per batch item)"
-        case let .nonFiniteInput(index):
-            "input number \(index) is not finite"
         }
     }
 }

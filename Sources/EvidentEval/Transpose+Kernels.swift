@@ -54,7 +54,7 @@ extension Kernels {
             // Output element e comes from input element source(e): move each column block back.
             let sources = permutationSources(shape: shape, permutation: permutation)
             var out = [Double](repeating: 0, count: a.count)
-            for (e, s) in sources.enumerated() { copyBlock(from: a, e, to: &out, s, n, accumulate: false) }
+            for (e, s) in sources.enumerated() { copyBlock(from: a, e, to: &out, s, n) }
             return [out]
         case .concat(let axis):
             let outer = shape[..<axis].elementCount
@@ -76,7 +76,7 @@ extension Kernels {
         case .pad(let pads):
             let mapping = padMapping(shape: shape, pads: pads, outputShape: outputShape)
             var out = [Double](repeating: 0, count: shape.elementCount * n)
-            for (i, target) in mapping.enumerated() { copyBlock(from: a, target, to: &out, i, n, accumulate: false) }
+            for (i, target) in mapping.enumerated() { copyBlock(from: a, target, to: &out, i, n) }
             return [out]
         case .averagePool(let window, let includePadding):
             var out = [Double](repeating: 0, count: shape.elementCount * n)
@@ -107,15 +107,12 @@ extension Kernels {
         return out
     }
 
+    /// Copies the block (all `n` columns) of element `source` to element `target`.
     @inline(__always)
-    static func copyBlock(from a: [Double], _ source: Int, to out: inout [Double], _ target: Int, _ n: Int, accumulate: Bool) {
+    static func copyBlock(from a: [Double], _ source: Int, to out: inout [Double], _ target: Int, _ n: Int) {
         a.withUnsafeBufferPointer { pa in
             out.withUnsafeMutableBufferPointer { po in
-                if accumulate {
-                    for j in 0..<n { po[target * n + j] += pa[source * n + j] }
-                } else {
-                    (po.baseAddress! + target * n).update(from: pa.baseAddress! + source * n, count: n)
-                }
+                (po.baseAddress! + target * n).update(from: pa.baseAddress! + source * n, count: n)
             }
         }
     }

@@ -14,11 +14,7 @@ struct InfoCommandTests {
           .enabled(if: SharedBenchmarks.available, benchmarksAvailable), arguments: networkFiles)
     func network(_ relative: String) throws {
         let path = SharedBenchmarks.path(relative)
-        try expectTextSucceeds(path)
-        let result = try CLI.run("info", path, "--json")
-        #expect(result.status == 0, "\(result)")
-        #expect(result.standardError.isEmpty, "\(result)")
-        let json = try CLI.jsonObject(result)
+        let (result, json) = try infoJSON(path)
         #expect(Set(json.keys).isSuperset(of: ["inputs", "outputs", "operators", "parameters", "reluNeurons"]), "\(json.keys)")
         for key in ["inputs", "outputs"] {
             let tensors = try #require(json[key] as? [[String: Any]], "\(key) is not an array of objects")
@@ -41,11 +37,7 @@ struct InfoCommandTests {
           .enabled(if: SharedBenchmarks.available, benchmarksAvailable), arguments: propertyFiles)
     func property(_ relative: String) throws {
         let path = SharedBenchmarks.path(relative)
-        try expectTextSucceeds(path)
-        let result = try CLI.run("info", path, "--json")
-        #expect(result.status == 0, "\(result)")
-        #expect(result.standardError.isEmpty, "\(result)")
-        let json = try CLI.jsonObject(result)
+        let (result, json) = try infoJSON(path)
         for key in ["inputs", "outputs", "inputRegions", "outputClauses"] {
             #expect((json[key] as? Int).map { $0 > 0 } == true, "\(key) is not a positive count: \(json)")
         }
@@ -92,5 +84,14 @@ struct InfoCommandTests {
         let result = try CLI.run("info", path)
         #expect(result.status == 0, "\(result)")
         #expect(!result.standardOutput.isEmpty && result.standardError.isEmpty, "\(result)")
+    }
+
+    /// Runs `info` as text and as JSON; both must succeed silently on stderr.
+    private func infoJSON(_ path: String) throws -> (CLI.Result, [String: Any]) {
+        try expectTextSucceeds(path)
+        let result = try CLI.run("info", path, "--json")
+        #expect(result.status == 0, "\(result)")
+        #expect(result.standardError.isEmpty, "\(result)")
+        return (result, try CLI.jsonObject(result))
     }
 }
