@@ -39,12 +39,18 @@ struct AlphaCrownOptimiser {
     /// α[target][relu output] (element-major `size × rows of target`); the final rows use
     /// the graph output as their target.
     var alpha: [ValueID: [ValueID: [Double]]] = [:]
-    private var firstMoment: [ValueID: [ValueID: [Double]]] = [:]
-    private var secondMoment: [ValueID: [ValueID: [Double]]] = [:]
-    /// Per target, the rows that have ever received a gradient, and per target and ReLU
-    /// the neurons that have: only they move.
-    private var movingRows: [ValueID: Set<Int>] = [:]
-    private var movingNeurons: [ValueID: [ValueID: Set<Int>]] = [:]
+    /// Adam's state per target and ReLU (created at the first step that reaches them).
+    private var adam: [ValueID: [ValueID: AdamState]] = [:]
+    /// Per target, the rows that have ever received a gradient: only they move.
+    private var movingRows: [ValueID: [Bool]] = [:]
+
+    /// Adam's moments of one target's slopes at one ReLU (element-major like the slopes),
+    /// and the neurons that have ever received a non-zero gradient (only they move).
+    private struct AdamState {
+        var firstMoment: [Double]
+        var secondMoment: [Double]
+        var movingNeuron: [Bool]
+    }
 
     /// Gradients for some rows of one target: `values[u]` is element-major over ReLU `u`'s
     /// neurons with one column per entry of `rows`.
@@ -122,39 +128,50 @@ struct AlphaCrownOptimiser {
     }
 
     /// One projected Adam ascent step on the rows that have received gradients.
+    ///
+    /// Only rows and neurons that have ever received a non-zero gradient move (the others
+    /// have zero moments, so Adam would leave them in place anyway). Each array is taken out
+    /// of its dictionary while it is updated, so it is uniquely referenced and updated in
+    /// place rather than copied.
     private mutating func adamStep(_ gradients: [ValueID: TargetGradient], targets: [ValueID: BoundPropagator.CrownTargets],
                                    step: Double) {
         let (beta1, beta2, epsilon) = (0.9, 0.999, 1e-8)
         let correction1 = 1 - pow(beta1, step), correction2 = 1 - pow(beta2, step)
         let rate = options.learningRate * pow(options.learningRateDecay, step - 1)
         for (target, gradient) in gradients {
-            movingRows[target, default: []].formUnion(gradient.rows)
             let rows = rowCount(target, targets)
-            let moving = movingRows[target]!.sorted()
+            var rowMoves = movingRows.removeValue(forKey: target) ?? [Bool](repeating: false, count: rows)
+            for r in gradient.rows { rowMoves[r] = true }
+            let moving = rowMoves.indices.filter { rowMoves[$0] }
+            movingRows[target] = rowMoves
             var column = [Int](repeating: -1, count: rows)
             for (k, r) in gradient.rows.enumerated() { column[r] = k }
             let width = gradient.rows.count
-            for u in alpha[target]!.keys {
-                let size = alpha[target]![u]!.count / max(rows, 1)
-                let g = gradient.values[u]
-                if let g {
-                    var neurons = movingNeurons[target, default: [:]][u, default: []]
-                    for e in 0..<size where !neurons.contains(e) {
+            guard var slopes = alpha.removeValue(forKey: target) else { continue }
+            var states = adam.removeValue(forKey: target) ?? [:]
+            for u in Array(slopes.keys) {
+                var a = slopes.removeValue(forKey: u)!
+                let size = a.count / max(rows, 1)
+                var state = states.removeValue(forKey: u)
+                    ?? AdamState(firstMoment: [Double](repeating: 0, count: a.count),
+                                 secondMoment: [Double](repeating: 0, count: a.count),
+                                 movingNeuron: [Bool](repeating: false, count: size))
+                let g = gradient.values[u] ?? []
+                if !g.isEmpty {
+                    for e in 0..<size where !state.movingNeuron[e] {
                         for k in 0..<width where g[e * width + k] != 0 {
-                            neurons.insert(e)
+                            state.movingNeuron[e] = true
                             break
                         }
                     }
-                    movingNeurons[target, default: [:]][u] = neurons
                 }
-                guard let neurons = movingNeurons[target]?[u]?.sorted(), !neurons.isEmpty else { continue }
-                alpha[target]![u]!.withUnsafeMutableBufferPointer { a in
-                    firstMoment[target]![u]!.withUnsafeMutableBufferPointer { m in
-                        secondMoment[target]![u]!.withUnsafeMutableBufferPointer { s in
-                            for e in neurons {
+                a.withUnsafeMutableBufferPointer { a in
+                    state.firstMoment.withUnsafeMutableBufferPointer { m in
+                        state.secondMoment.withUnsafeMutableBufferPointer { s in
+                            for e in 0..<size where state.movingNeuron[e] {
                                 for r in moving {
                                     let i = e * rows + r
-                                    let gi = (g != nil && column[r] >= 0) ? g![e * width + column[r]] : 0
+                                    let gi = (!g.isEmpty && column[r] >= 0) ? g[e * width + column[r]] : 0
                                     if gi == 0 && m[i] == 0 { continue }
                                     m[i] = beta1 * m[i] + (1 - beta1) * gi
                                     s[i] = beta2 * s[i] + (1 - beta2) * gi * gi
@@ -165,7 +182,11 @@ struct AlphaCrownOptimiser {
                         }
                     }
                 }
+                slopes[u] = a
+                states[u] = state
             }
+            alpha[target] = slopes
+            adam[target] = states
         }
     }
 
@@ -190,8 +211,6 @@ struct AlphaCrownOptimiser {
                 slopes[node.output] = a
             }
             alpha[target] = slopes
-            firstMoment[target] = slopes.mapValues { [Double](repeating: 0, count: $0.count) }
-            secondMoment[target] = firstMoment[target]
         }
     }
 

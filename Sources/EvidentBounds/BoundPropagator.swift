@@ -360,8 +360,9 @@ public final class BoundPropagator: @unchecked Sendable {
             return false
         }
         var targets = CrownTargets(box: [], neuron: [])
+        let order = spatialOrder(graph.values[v].shape)
         for b in 0..<batch where !skipping.contains(b) {
-            for j in 0..<size {
+            for j in order {
                 let l = current.lower[b * size + j], u = current.upper[b * size + j]
                 if !onlyUnstable || (l < 0 && u > 0) {
                     targets.box.append(b)
@@ -370,6 +371,33 @@ public final class BoundPropagator: @unchecked Sendable {
             }
         }
         return targets.count > 0 ? targets : nil
+    }
+
+    /// The elements of a value of `shape` in the order CROWN rows are chunked: image by
+    /// image, the positions of the plane in Morton (Z) order, all channels of a position
+    /// together. Consecutive rows then start from nearby neurons, so a chunk's coefficients
+    /// stay zero outside the union of a few receptive fields, which the transposed
+    /// convolutions skip; rows in plain channel-major order would cover the whole plane
+    /// in every chunk.
+    func spatialOrder(_ shape: [Int]) -> [Int] {
+        let count = shape.elementCount
+        guard shape.count == 4, shape[2] * shape[3] > 1 else { return Array(0..<count) }
+        let (images, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        func morton(_ position: Int) -> Int {
+            let (y, x) = (position / w, position % w)
+            var key = 0
+            for bit in 0..<(Int.bitWidth / 2) { key |= ((y >> bit) & 1) << (2 * bit + 1) | ((x >> bit) & 1) << (2 * bit) }
+            return key
+        }
+        let positions = (0..<(h * w)).map { ($0, morton($0)) }.sorted { $0.1 < $1.1 }.map(\.0)
+        var order = [Int]()
+        order.reserveCapacity(count)
+        for image in 0..<images {
+            for position in positions {
+                for channel in 0..<c { order.append((image * c + channel) * h * w + position) }
+            }
+        }
+        return order
     }
 
     /// Runs the backward pass for `rowBox.count` rows in chunks small enough for the
