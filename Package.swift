@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "EvidentNNetTests", dependencies: ["EvidentTestSupport", "EvidentNNet", "EvidentONNX", "EvidentEval"]),
         .testTarget(name: "EvidentVNNLibTests", dependencies: ["EvidentTestSupport", "EvidentVNNLib"]),
         .testTarget(name: "EvidentEvalTests", dependencies: ["EvidentTestSupport", "Evident"], exclude: ["Fixtures"]),
-        .testTarget(name: "EvidentBoundsTests", dependencies: ["EvidentTestSupport", "Evident"]),
+        .testTarget(name: "EvidentBoundsTests", dependencies: ["EvidentTestSupport", "Evident"], exclude: ["Fixtures"]),
         .testTarget(name: "EvidentLPTests", dependencies: ["EvidentTestSupport", "EvidentLP"]),
         .testTarget(name: "EvidentCLITests", dependencies: ["EvidentTestSupport", "Evident"]),
     ],
