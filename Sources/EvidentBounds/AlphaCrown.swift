@@ -74,15 +74,15 @@ struct AlphaCrownOptimiser {
 
     /// The first (CROWN) sweep; fixes the intermediate targets and starts the slopes.
     mutating func start() -> BoundPropagator.IntermediateSweep {
-        let sweep = propagator.intermediateSweep(box: box, batch: batch, useCrown: useCrown)
+        let sweep = propagator.intermediateSweep(box: box, batch: batch, useCrown: useCrown, precision: options.precision)
         initialiseSlopes(sweep)
         return sweep
     }
 
     /// A sweep with the current slopes, and the final bounds it gives.
     func evaluate(targets: [ValueID: BoundPropagator.CrownTargets]) -> (sweep: BoundPropagator.IntermediateSweep, final: [Double]) {
-        let sweep = propagator.intermediateSweep(box: box, batch: batch, useCrown: useCrown, fixedTargets: targets,
-                                                 slopes: alpha)
+        let sweep = propagator.intermediateSweep(box: box, batch: batch, useCrown: useCrown, precision: options.precision,
+                                                 fixedTargets: targets, slopes: alpha)
         return (sweep, finalBounds(sweep))
     }
 
@@ -98,8 +98,8 @@ struct AlphaCrownOptimiser {
             if iteration > 0 {
                 // Intermediate bounds are intersected with every earlier sweep's (all valid);
                 // gradients pass straight through to the CROWN rows (see `slopeGradients`).
-                sweep = propagator.intermediateSweep(box: box, batch: batch, useCrown: useCrown, fixedTargets: targets,
-                                                     slopes: alpha, previous: sweep.bounds)
+                sweep = propagator.intermediateSweep(box: box, batch: batch, useCrown: useCrown, precision: options.precision,
+                                                     fixedTargets: targets, slopes: alpha, previous: sweep.bounds)
             }
             let final = finalBounds(sweep)
             var improved = [Int]()
@@ -120,7 +120,7 @@ struct AlphaCrownOptimiser {
         // A last pass with the intersected intermediate bounds and the best slopes per row.
         let relaxations = propagator.relaxations(for: sweep.bounds, batch: batch)
         let polished = propagator.backwardInChunks(target: graph.output, rowBox: rowBox, box: box, relaxations: relaxations,
-                                                   slopes: bestSlopes) { range in
+                                                   slopes: bestSlopes, precision: options.precision) { range in
             .dense(columns(initial, rows: rowBox.count, Array(range)))
         }.bounds
         for r in 0..<rowBox.count { best[r] = max(best[r], polished[r]) }
@@ -217,7 +217,7 @@ struct AlphaCrownOptimiser {
     private func finalBounds(_ sweep: BoundPropagator.IntermediateSweep) -> [Double] {
         let rows = rowBox.count
         return propagator.backwardInChunks(target: graph.output, rowBox: rowBox, box: box, relaxations: sweep.relaxations,
-                                           slopes: alpha[graph.output]) { range in
+                                           slopes: alpha[graph.output], precision: options.precision) { range in
             .dense(columns(initial, rows: rows, Array(range)))
         }.bounds
     }
@@ -290,7 +290,7 @@ struct AlphaCrownOptimiser {
     private func contribution(target: ValueID, rows: [Int], rowBox: [Int], weights: [Double],
                               sweep: BoundPropagator.IntermediateSweep,
                               upperLineGradient: inout [ValueID: (s: [Double], t: [Double])],
-                              initial: ([Int]) -> Coefficients) -> TargetGradient {
+                              initial: ([Int]) -> Coefficients<Double>) -> TargetGradient {
         let (chunk, chunks) = propagator.chunking(rows.count)
         let allRows = rowCount(target, sweep.targets)
         let slopes = alpha[target] ?? [:]
@@ -306,6 +306,8 @@ struct AlphaCrownOptimiser {
             pass.slopes = slopes.mapValues { columns($0, rows: allRows, chunkRows) }
             pass.slopeStride = chunkRows.count
             pass.recordsReluCoefficients = true
+            pass.recordsInputCoefficients = true
+            pass.precision = options.precision
             let out = pass.run(initial: initial(indices), box: box)
             let local = relaxedForward(out, target: target, rowBox: indices.map { rowBox[$0] },
                                        weights: indices.map { weights[$0] }, slopes: pass.slopes,

@@ -1,24 +1,38 @@
 import EvidentIR
 import EvidentEval
 
-/// Coefficients on one value for all rows of a backward pass.
-enum Coefficients {
+/// Coefficients on one value for all rows of a backward pass, in precision `S`.
+enum Coefficients<S: BLASScalar> {
     /// Element-major `size × rows` matrix (see `Kernels.transpose`).
-    case dense([Double])
+    case dense([S])
     /// Row `r` has the single non-zero `value[r]` at `element[r]`: the start of an
     /// intermediate-bound pass, where every row is one neuron of the target.
-    case unit(element: [Int], value: [Double])
+    case unit(element: [Int], value: [S])
 
-    func densified(size: Int, rows: Int) -> [Double] {
+    /// `coefficients` rounded to precision `S`.
+    init(_ coefficients: Coefficients<Double>) {
+        switch coefficients {
+        case .dense(let a): self = .dense(Kernels.converted(a))
+        case let .unit(element, value): self = .unit(element: element, value: Kernels.converted(value))
+        }
+    }
+
+    func densified(size: Int, rows: Int) -> [S] {
         switch self {
         case .dense(let a):
             return a
         case let .unit(element, value):
-            var a = [Double](repeating: 0, count: size * rows)
+            var a = [S](repeating: 0, count: size * rows)
             for r in 0..<rows { a[element[r] * rows + r] = value[r] }
             return a
         }
     }
+}
+
+/// `x` in Float64 (no copy when `S` is `Double`).
+func doubles<S: BLASScalar>(_ x: [S]) -> [Double] {
+    if S.self == Double.self { return unsafeBitCast(x, to: [Double].self) }
+    return x.map { Double($0) }
 }
 
 /// One CROWN backward pass: lower bounds of `Λ · v` for rows `Λ` over a target value `v`,
@@ -36,6 +50,12 @@ enum Coefficients {
 /// the sign of each coefficient. At the input, `min over the box` is taken coordinatewise.
 /// Rows that start as unit vectors (one neuron each) stay in a sparse form until the
 /// first convolution or linear layer, which then only places weight patches.
+///
+/// Precision: coefficient matrices are held and multiplied in `precision` (Float64 or
+/// Float32); relaxation parameters are rounded to it where they multiply coefficients, and the
+/// running constants and the final concretisation are accumulated in Float64. Float32
+/// passes are about twice as fast and their bounds differ from Float64 ones by rounding
+/// of relative size 1e-7 per operation, accumulated over the graph (see `BoundPrecision`).
 struct BackwardPass {
     let propagator: BoundPropagator
     let target: ValueID
@@ -50,6 +70,8 @@ struct BackwardPass {
     var slopeOffset = 0
     /// Whether to keep the coefficients arriving at each ReLU output (for α gradients).
     var recordsReluCoefficients = false
+    /// Whether to return the coefficients on the input.
+    var recordsInputCoefficients = false
     /// When set, the walk stops at every ReLU and MaxPool output and concretises the
     /// coefficients arriving there with these interval bounds (indexed by value) instead of
     /// relaxing the node: the specification folded into the trailing affine layers, as
@@ -57,13 +79,15 @@ struct BackwardPass {
     var intervalStops: [IntervalBounds?]? = nil
     /// The box of every row when all rows share one (the common case), else `nil`.
     let singleBox: Int?
+    /// The precision of the coefficient matrices.
+    var precision = BoundPrecision.float64
 
     struct Output {
         /// Lower bound per row.
         var bounds: [Double]
         /// Coefficients on each ReLU output (`size × rows`), when recorded.
         var reluCoefficients: [ValueID: [Double]]
-        /// Coefficients on the input (`inputSize × rows`).
+        /// Coefficients on the input (`inputSize × rows`), when recorded.
         var inputCoefficients: [Double]
     }
 
@@ -79,14 +103,22 @@ struct BackwardPass {
         run(initial: .dense(initial), box: box)
     }
 
-    func run(initial: Coefficients, box: IntervalBounds) -> Output {
+    /// The pass for rows starting at `initial` (rounded to the pass's precision).
+    func run(initial: Coefficients<Double>, box: IntervalBounds) -> Output {
+        switch precision {
+        case .float64: return run(Double.self, initial: initial, box: box)
+        case .float32: return run(Float.self, initial: initial, box: box)
+        }
+    }
+
+    private func run<S: BLASScalar>(_: S.Type, initial: Coefficients<Double>, box: IntervalBounds) -> Output {
         let graph = propagator.graph
         let rows = rowBox.count
         if case .dense(let a) = initial {
             precondition(a.count == rows * graph.values[target].count, "BackwardPass: initial coefficients have the wrong size")
         }
-        var coefficients = [Coefficients?](repeating: nil, count: graph.values.count)
-        coefficients[target] = initial
+        var coefficients = [Coefficients<S>?](repeating: nil, count: graph.values.count)
+        coefficients[target] = Coefficients<S>(initial)
         var constant = [Double](repeating: 0, count: rows)
         var recorded = [ValueID: [Double]]()
         if let last = propagator.producers[target] {
@@ -106,16 +138,16 @@ struct BackwardPass {
                 }
             }
         }
-        let atInput = (coefficients[graph.input] ?? .dense([Double](repeating: 0, count: rows * propagator.inputSize)))
+        let atInput = (coefficients[graph.input] ?? .dense([S](repeating: 0, count: rows * propagator.inputSize)))
             .densified(size: propagator.inputSize, rows: rows)
         return Output(bounds: concretize(atInput, size: propagator.inputSize, constant: constant, box: box),
                       reluCoefficients: recorded,
-                      inputCoefficients: atInput)
+                      inputCoefficients: recordsInputCoefficients ? doubles(atInput) : [])
     }
 
     /// Maps the coefficients on node `index`'s output to its operands.
-    private func step(_ index: Int, _ incoming: Coefficients, constant: inout [Double],
-                      recorded: inout [ValueID: [Double]]) -> [Coefficients] {
+    private func step<S: BLASScalar>(_ index: Int, _ incoming: Coefficients<S>, constant: inout [Double],
+                      recorded: inout [ValueID: [Double]]) -> [Coefficients<S>] {
         let graph = propagator.graph
         let node = graph.nodes[index]
         let rows = rowBox.count
@@ -133,7 +165,7 @@ struct BackwardPass {
         var a = incoming.densified(size: size, rows: rows)
         switch node.operation {
         case .relu:
-            if recordsReluCoefficients { recorded[node.output] = a }
+            if recordsReluCoefficients { recorded[node.output] = doubles(a) }
             guard case .relu(let relaxation)? = relaxations[node.output] else {
                 preconditionFailure("BackwardPass: ReLU '\(node.name)' has no relaxation")
             }
@@ -152,8 +184,8 @@ struct BackwardPass {
 
     /// Steps that keep unit rows sparse, or turn them into dense rows cheaply.
     /// Returns `nil` where the dense path should be taken.
-    private func unitStep(_ operation: GraphOperation, element: [Int], value: [Double], shapes: [[Int]],
-                          output: ValueID, constant: inout [Double]) -> [Coefficients]? {
+    private func unitStep<S: BLASScalar>(_ operation: GraphOperation, element: [Int], value: [S], shapes: [[Int]],
+                          output: ValueID, constant: inout [Double]) -> [Coefficients<S>]? {
         let rows = rowBox.count
         let size = propagator.graph.values[output].count
         switch operation {
@@ -164,22 +196,22 @@ struct BackwardPass {
             for r in 0..<rows {
                 let e = element[r], k = rowBox[r] * size + e, c = v[r]
                 if c >= 0 {
-                    v[r] = c * (rowSlopes?[e * stride + slopeOffset + r] ?? relaxation.lowerSlope[k])
+                    v[r] = c * S(rowSlopes?[e * stride + slopeOffset + r] ?? relaxation.lowerSlope[k])
                 } else {
-                    v[r] = c * relaxation.upperSlope[k]
-                    constant[r] += c * relaxation.upperIntercept[k]
+                    v[r] = c * S(relaxation.upperSlope[k])
+                    constant[r] += Double(c) * relaxation.upperIntercept[k]
                 }
             }
             return [.unit(element: element, value: v)]
         case .addConstant, .reshape:
             return [.unit(element: element, value: value)]
         case .multiplyConstant(let c):
-            return [.unit(element: element, value: (0..<rows).map { value[$0] * c.scalars[element[$0]] })]
+            return [.unit(element: element, value: (0..<rows).map { value[$0] * S(c.scalars[element[$0]]) })]
         case .divideConstant(let c):
-            return [.unit(element: element, value: (0..<rows).map { value[$0] / c.scalars[element[$0]] })]
+            return [.unit(element: element, value: (0..<rows).map { value[$0] * S(1 / c.scalars[element[$0]]) })]
         case .channelAffine(let scale, _):
             let shape = shapes[0], inner = shape[2...].elementCount, channels = shape[1]
-            return [.unit(element: element, value: (0..<rows).map { value[$0] * scale[(element[$0] / inner) % channels] })]
+            return [.unit(element: element, value: (0..<rows).map { value[$0] * S(scale[(element[$0] / inner) % channels]) })]
         case .add:
             return [.unit(element: element, value: value), .unit(element: element, value: value)]
         case .subtract:
@@ -193,7 +225,7 @@ struct BackwardPass {
             let (m, oh, ow) = (outSize[1], outSize[2], outSize[3])
             let cg = c / conv.group, mg = m / conv.group
             let (kh, kw) = (conv.window.kernel.height, conv.window.kernel.width)
-            var out = [Double](repeating: 0, count: shape.elementCount * rows)
+            var out = [S](repeating: 0, count: shape.elementCount * rows)
             for r in 0..<rows {
                 let e = element[r], v = value[r]
                 let image = e / (m * oh * ow), channel = (e / (oh * ow)) % m
@@ -207,18 +239,18 @@ struct BackwardPass {
                             let x = ox * conv.window.strides.width - conv.window.pads.left + kx * conv.window.dilations.width
                             guard x >= 0 && x < w else { continue }
                             let input = ((image * c + g * cg + ci) * h + y) * w + x
-                            out[input * rows + r] += v * conv.weight.scalars[((channel * cg + ci) * kh + ky) * kw + kx]
+                            out[input * rows + r] += v * S(conv.weight.scalars[((channel * cg + ci) * kh + ky) * kw + kx])
                         }
                     }
                 }
             }
             return [.dense(out)]
         case .linear(let lin):
-            var out = [Double](repeating: 0, count: shapes[0].elementCount * rows)
+            var out = [S](repeating: 0, count: shapes[0].elementCount * rows)
             for r in 0..<rows {
                 let group = element[r] / lin.outFeatures, n = element[r] % lin.outFeatures
                 for k in 0..<lin.inFeatures {
-                    out[(group * lin.inFeatures + k) * rows + r] = value[r] * lin.weight.scalars[n * lin.inFeatures + k]
+                    out[(group * lin.inFeatures + k) * rows + r] = value[r] * S(lin.weight.scalars[n * lin.inFeatures + k])
                 }
             }
             return [.dense(out)]
@@ -228,17 +260,17 @@ struct BackwardPass {
     }
 
     /// `constant[r] += Σ_e Λ[e, r] · offset[e]`.
-    private func addOffset(_ incoming: Coefficients, _ offset: [Double], to constant: inout [Double]) {
+    private func addOffset<S: BLASScalar>(_ incoming: Coefficients<S>, _ offset: [Double], to constant: inout [Double]) {
         let rows = rowBox.count
         switch incoming {
         case let .unit(element, value):
-            for r in 0..<rows { constant[r] += value[r] * offset[element[r]] }
+            for r in 0..<rows { constant[r] += Double(value[r]) * offset[element[r]] }
         case .dense(let a):
             a.withUnsafeBufferPointer { pa in
                 constant.withUnsafeMutableBufferPointer { k in
                     for (e, o) in offset.enumerated() where o != 0 {
                         let block = pa.baseAddress! + e * rows
-                        for r in 0..<rows { k[r] += block[r] * o }
+                        for r in 0..<rows { k[r] += Double(block[r]) * o }
                     }
                 }
             }
@@ -246,7 +278,7 @@ struct BackwardPass {
     }
 
     /// Adds a contribution to the coefficients already arriving at a value (fan-out).
-    private func accumulate(_ contribution: Coefficients, into slot: inout Coefficients?, size: Int) {
+    private func accumulate<S: BLASScalar>(_ contribution: Coefficients<S>, into slot: inout Coefficients<S>?, size: Int) {
         guard let existing = slot else {
             slot = contribution
             return
@@ -269,7 +301,7 @@ struct BackwardPass {
 
     /// `constant + Σ_i min(a_i l_i, a_i u_i)` per row, for coefficients `a` on a value of
     /// `n` elements bounded by `box` (per box of the batch).
-    private func concretize(_ a: [Double], size n: Int, constant: [Double], box: IntervalBounds) -> [Double] {
+    private func concretize<S: BLASScalar>(_ a: [S], size n: Int, constant: [Double], box: IntervalBounds) -> [Double] {
         let rows = rowBox.count
         var bounds = constant
         a.withUnsafeBufferPointer { pa in
@@ -281,12 +313,12 @@ struct BackwardPass {
                             if let b = singleBox {
                                 let (l, u) = (lo[b * n + i], up[b * n + i])
                                 for r in 0..<rows {
-                                    let c = block[r]
+                                    let c = Double(block[r])
                                     k[r] += Swift.max(c, 0) * l + Swift.min(c, 0) * u
                                 }
                             } else {
                                 for r in 0..<rows {
-                                    let c = block[r], base = rowBox[r] * n
+                                    let c = Double(block[r]), base = rowBox[r] * n
                                     k[r] += c >= 0 ? c * lo[base + i] : c * up[base + i]
                                 }
                             }
@@ -300,7 +332,7 @@ struct BackwardPass {
 
     /// Maps coefficients on a ReLU output to its input: lower line for non-negative
     /// coefficients, upper line (with its intercept added to the constant) for negative ones.
-    private func reluStep(_ out: inout [Double], _ relaxation: ReluRelaxation, size: Int, constant: inout [Double],
+    private func reluStep<S: BLASScalar>(_ out: inout [S], _ relaxation: ReluRelaxation, size: Int, constant: inout [Double],
                           slopes rowSlopes: [Double]?) {
         let rows = rowBox.count
         let stride = slopeStride ?? rows, offset = slopeOffset
@@ -320,20 +352,20 @@ struct BackwardPass {
                                         if ls[index] == 0 { block.update(repeating: 0, count: rows) }
                                         continue
                                     }
-                                    let (u, t) = (us[index], ui[index])
+                                    let (u, t) = (S(us[index]), ui[index])
                                     if rowSlopes != nil {
                                         let alpha = alphas.baseAddress! + j * stride + offset
                                         for r in 0..<rows {
                                             let c = block[r]
-                                            block[r] = c >= 0 ? c * alpha[r] : c * u
-                                            k[r] += Swift.min(c, 0) * t
+                                            block[r] = c >= 0 ? c * S(alpha[r]) : c * u
+                                            k[r] += Double(Swift.min(c, 0)) * t
                                         }
                                     } else {
-                                        let l = ls[index]
+                                        let l = S(ls[index])
                                         for r in 0..<rows {
                                             let c = block[r]
                                             block[r] = Swift.max(c, 0) * l + Swift.min(c, 0) * u
-                                            k[r] += Swift.min(c, 0) * t
+                                            k[r] += Double(Swift.min(c, 0)) * t
                                         }
                                     }
                                 } else {
@@ -342,10 +374,10 @@ struct BackwardPass {
                                         if c == 0 { continue }
                                         let index = rowBox[r] * size + j
                                         if c > 0 {
-                                            block[r] = c * (rowSlopes != nil ? alphas[j * stride + offset + r] : ls[index])
+                                            block[r] = c * S(rowSlopes != nil ? alphas[j * stride + offset + r] : ls[index])
                                         } else {
-                                            block[r] = c * us[index]
-                                            k[r] += c * ui[index]
+                                            block[r] = c * S(us[index])
+                                            k[r] += Double(c) * ui[index]
                                         }
                                     }
                                 }
@@ -358,10 +390,10 @@ struct BackwardPass {
         }
     }
 
-    private func maxPoolStep(_ a: [Double], _ relaxation: MaxPoolRelaxation, inSize: Int, outSize: Int,
-                             constant: inout [Double]) -> [Double] {
+    private func maxPoolStep<S: BLASScalar>(_ a: [S], _ relaxation: MaxPoolRelaxation, inSize: Int, outSize: Int,
+                             constant: inout [Double]) -> [S] {
         let rows = rowBox.count
-        var out = [Double](repeating: 0, count: inSize * rows)
+        var out = [S](repeating: 0, count: inSize * rows)
         for o in 0..<outSize {
             for r in 0..<rows {
                 let c = a[o * rows + r]
@@ -370,7 +402,7 @@ struct BackwardPass {
                 if c >= 0 || relaxation.dominated[k] {
                     out[relaxation.winner[k] * rows + r] += c
                 } else {
-                    constant[r] += c * relaxation.upperConstant[k]
+                    constant[r] += Double(c) * relaxation.upperConstant[k]
                 }
             }
         }

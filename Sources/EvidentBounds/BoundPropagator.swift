@@ -13,6 +13,19 @@ public enum BoundMethod: String, Sendable, CaseIterable {
     case alphaCrown = "alpha-crown"
 }
 
+/// The floating-point format of the coefficient matrices of CROWN and α-CROWN passes
+/// (the bulk of the work). Interval bounds, relaxation parameters, the constants of the
+/// linear bounds and their concretisation are Float64 in both.
+public enum BoundPrecision: String, Sendable, CaseIterable {
+    /// The default. Computed bounds differ from the real-arithmetic ones by rounding of
+    /// relative size 1e-16 per operation, accumulated over the graph.
+    case float64
+    /// About twice as fast (OpenBLAS `sgemm`, half the memory traffic); rounding of
+    /// relative size 6e-8 per operation, so computed bounds typically move by 1e-6
+    /// relative. A verdict needs the certificate check either way.
+    case float32
+}
+
 /// Settings of a bound computation.
 public struct BoundOptions: Sendable {
     public var method: BoundMethod
@@ -26,14 +39,18 @@ public struct BoundOptions: Sendable {
     /// How intermediate (pre-activation) bounds are computed when `method` is CROWN or
     /// α-CROWN: `.crown` (default) or `.ibp` (cheaper, looser; for very large networks).
     public var intermediateMethod: BoundMethod
+    /// The format of the backward passes' coefficient matrices.
+    public var precision: BoundPrecision
 
     public init(method: BoundMethod = .crown, iterations: Int = 20, learningRate: Double = 0.5,
-                learningRateDecay: Double = 0.9, intermediateMethod: BoundMethod = .crown) {
+                learningRateDecay: Double = 0.9, intermediateMethod: BoundMethod = .crown,
+                precision: BoundPrecision = .float64) {
         self.method = method
         self.iterations = iterations
         self.learningRate = learningRate
         self.learningRateDecay = learningRateDecay
         self.intermediateMethod = intermediateMethod
+        self.precision = precision
     }
 }
 
@@ -185,6 +202,7 @@ public final class BoundPropagator: @unchecked Sendable {
             let all = intervalBounds(lower: lower, upper: upper, batch: batch)
             var pass = BackwardPass(propagator: self, target: graph.output, rowBox: rowBox, relaxations: [:])
             pass.intervalStops = all
+            pass.precision = options.precision
             return BoundResult(lower: pass.run(initial: initial, box: box).bounds, intermediate: all, slopes: [:])
         }
         let useCrown = options.intermediateMethod != .ibp
@@ -194,8 +212,9 @@ public final class BoundPropagator: @unchecked Sendable {
             return optimiser.run()
         }
         let parents = batch > 1 ? containingBoxes(box, batch: batch) : []
-        let sweep = intermediateSweep(box: box, batch: batch, useCrown: useCrown, parents: parents)
-        let (lowerBounds, _) = backwardInChunks(target: graph.output, rowBox: rowBox, box: box, relaxations: sweep.relaxations) { range in
+        let sweep = intermediateSweep(box: box, batch: batch, useCrown: useCrown, precision: options.precision, parents: parents)
+        let (lowerBounds, _) = backwardInChunks(target: graph.output, rowBox: rowBox, box: box, relaxations: sweep.relaxations,
+                                                precision: options.precision) { range in
             .dense(columns(initial, rows: rows, Array(range)))
         }
         return BoundResult(lower: lowerBounds, intermediate: sweep.bounds, slopes: [:])
@@ -252,7 +271,7 @@ public final class BoundPropagator: @unchecked Sendable {
     /// child's box, which only costs the coordinates where the two boxes differ (EVA's
     /// boxes differ in one patch). The child then keeps its own relaxations for later layers
     /// and for the final specification.
-    func intermediateSweep(box: IntervalBounds, batch: Int, useCrown: Bool,
+    func intermediateSweep(box: IntervalBounds, batch: Int, useCrown: Bool, precision: BoundPrecision,
                            fixedTargets: [ValueID: CrownTargets]? = nil,
                            slopes: [ValueID: [ValueID: [Double]]] = [:],
                            previous: [IntervalBounds?]? = nil,
@@ -274,7 +293,7 @@ public final class BoundPropagator: @unchecked Sendable {
                 let size = graph.values[v].count
                 let (rows, inputCoefficients) = backwardInChunks(
                     target: v, rowBox: targets.rowBox, box: box, relaxations: sweep.relaxations, slopes: slopes[v],
-                    keepInputCoefficients: !children.isEmpty) { range in
+                    precision: precision, keepInputCoefficients: !children.isEmpty) { range in
                     .unit(element: range.map { targets.neuron[$0 / 2] }, value: range.map { $0 % 2 == 0 ? 1 : -1 })
                 }
                 for k in 0..<targets.count {
@@ -407,8 +426,8 @@ public final class BoundPropagator: @unchecked Sendable {
     /// coefficients of the rows in `range`; `slopes` are per-row lower slopes
     /// (element-major, all rows) for α-CROWN.
     func backwardInChunks(target: ValueID, rowBox: [Int], box: IntervalBounds, relaxations: [ValueID: NodeRelaxation],
-                          slopes: [ValueID: [Double]]? = nil, keepInputCoefficients: Bool = false,
-                          initial: (Range<Int>) -> Coefficients) -> (bounds: [Double], inputCoefficients: [Double]?) {
+                          slopes: [ValueID: [Double]]? = nil, precision: BoundPrecision, keepInputCoefficients: Bool = false,
+                          initial: (Range<Int>) -> Coefficients<Double>) -> (bounds: [Double], inputCoefficients: [Double]?) {
         let rows = rowBox.count
         let (chunk, chunks) = chunking(rows)
         var result = [Double](repeating: 0, count: rows)
@@ -420,6 +439,8 @@ public final class BoundPropagator: @unchecked Sendable {
                 DispatchQueue.concurrentPerform(iterations: chunks) { c in
                     let range = (c * chunk)..<min(rows, (c + 1) * chunk)
                     var pass = BackwardPass(propagator: self, target: target, rowBox: Array(rowBox[range]), relaxations: relaxations)
+                    pass.precision = precision
+                    pass.recordsInputCoefficients = keepInputCoefficients
                     if let slopes {
                         pass.slopes = slopes
                         pass.slopeStride = rows

@@ -12,17 +12,20 @@ public enum BLAS {
         var cblas: CBLAS_TRANSPOSE { self == .none ? CblasNoTrans : CblasTrans }
     }
 
-    /// `C ← alpha · op(A) · op(B) + beta · C` in Float64 (`cblas_dgemm`), row-major.
+    /// `C ← alpha · op(A) · op(B) + beta · C` in the precision of `S` (`cblas_dgemm` for
+    /// Float64, `cblas_sgemm` for Float32), row-major.
     ///
     /// `op(A)` is `m × k`, `op(B)` is `k × n`, `C` is `m × n`. Leading dimensions
     /// default to tightly packed rows. Rounding: OpenBLAS evaluates in the current
     /// rounding mode with a summation order of its choosing; the result is the
-    /// floating-point product, not an enclosure.
-    public static func gemm(
+    /// floating-point product, not an enclosure. (Inlinable so that callers in other
+    /// modules get code specialised for their element type.)
+    @inlinable
+    public static func gemm<S: BLASScalar>(
         _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
-        alpha: Double = 1, a: UnsafePointer<Double>, lda: Int? = nil,
-        b: UnsafePointer<Double>, ldb: Int? = nil,
-        beta: Double = 0, c: UnsafeMutablePointer<Double>, ldc: Int? = nil
+        alpha: S = 1, a: UnsafePointer<S>, lda: Int? = nil,
+        b: UnsafePointer<S>, ldb: Int? = nil,
+        beta: S = 0, c: UnsafeMutablePointer<S>, ldc: Int? = nil
     ) {
         precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative dimension m=\(m) n=\(n) k=\(k)")
         let lda = lda ?? (transA == .none ? k : m)
@@ -44,7 +47,7 @@ public enum BLAS {
             // stays unexplained; these shapes are cheap either way.
             for i in 0..<m {
                 for j in 0..<n {
-                    var sum = 0.0
+                    var sum: S = 0
                     for p in 0..<k {
                         let x = transA == .none ? a[i * lda + p] : a[p * lda + i]
                         let y = transB == .none ? b[p * ldb + j] : b[j * ldb + p]
@@ -56,8 +59,7 @@ public enum BLAS {
             }
             return
         }
-        cblas_dgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
-                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        S.cblasGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     }
 
     /// Array form of ``gemm(_:_:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)`` with packed operands:
@@ -85,5 +87,31 @@ public enum BLAS {
     public static var threadCount: Int {
         get { Int(openblas_get_num_threads()) }
         set { openblas_set_num_threads(Int32(max(1, newValue))) }
+    }
+}
+
+/// The element types OpenBLAS multiplies: Float64 (`dgemm`) and Float32 (`sgemm`).
+public protocol BLASScalar: BinaryFloatingPoint, Sendable {
+    /// The `cblas_?gemm` of this type, row-major; dimensions are checked by ``BLAS/gemm``.
+    static func cblasGemm(_ transA: BLAS.Transpose, _ transB: BLAS.Transpose, _ m: Int, _ n: Int, _ k: Int,
+                          _ alpha: Self, _ a: UnsafePointer<Self>, _ lda: Int, _ b: UnsafePointer<Self>, _ ldb: Int,
+                          _ beta: Self, _ c: UnsafeMutablePointer<Self>, _ ldc: Int)
+}
+
+extension Double: BLASScalar {
+    public static func cblasGemm(_ transA: BLAS.Transpose, _ transB: BLAS.Transpose, _ m: Int, _ n: Int, _ k: Int,
+                                 _ alpha: Double, _ a: UnsafePointer<Double>, _ lda: Int, _ b: UnsafePointer<Double>, _ ldb: Int,
+                                 _ beta: Double, _ c: UnsafeMutablePointer<Double>, _ ldc: Int) {
+        cblas_dgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+}
+
+extension Float: BLASScalar {
+    public static func cblasGemm(_ transA: BLAS.Transpose, _ transB: BLAS.Transpose, _ m: Int, _ n: Int, _ k: Int,
+                                 _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                                 _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+        cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 }

@@ -5,16 +5,18 @@ import EvidentIR
 /// bound propagation need) is in `Transpose+Kernels.swift`. Float64, round-to-nearest.
 public enum ConvolutionKernels {
     /// Geometry of one convolution applied to `images` images of `channels x height x width`.
+    @usableFromInline
     struct Geometry {
-        let images, channels, height, width: Int
-        let outChannels, outHeight, outWidth: Int
-        let group: Int
-        let window: Window2D
+        @usableFromInline let images, channels, height, width: Int
+        @usableFromInline let outChannels, outHeight, outWidth: Int
+        @usableFromInline let group: Int
+        @usableFromInline let window: Window2D
         var positions: Int { outHeight * outWidth }
-        var groupInChannels: Int { channels / group }
-        var groupOutChannels: Int { outChannels / group }
+        @usableFromInline var groupInChannels: Int { channels / group }
+        @usableFromInline var groupOutChannels: Int { outChannels / group }
         var patchSize: Int { groupInChannels * window.kernel.height * window.kernel.width }
 
+        @usableFromInline
         init(_ conv: Convolution, images: Int, inputShape: [Int]) {
             self.images = images
             channels = inputShape[inputShape.count - 3]

@@ -11,8 +11,10 @@ extension Kernels {
     /// `Jᵀ Λ` for an affine operation with Jacobian `J` (constant offsets play no part):
     /// maps `columns` coefficient vectors on the output (`outputSize × columns`) to one
     /// matrix per operand (`operandSize × columns`). Returns `nil` for ReLU and MaxPool.
-    public static func transpose(_ operation: GraphOperation, columns a: [Double], count n: Int,
-                                 shapes: [[Int]], outputShape: [Int]) -> [[Double]]? {
+    /// Computed in the precision of `S` (weights rounded to it).
+    @inlinable
+    public static func transpose<S: BLASScalar>(_ operation: GraphOperation, columns a: [S], count n: Int,
+                                                shapes: [[Int]], outputShape: [Int]) -> [[S]]? {
         let shape = shapes[0]
         switch operation {
         case .relu, .maxPool:
@@ -22,9 +24,10 @@ extension Kernels {
         case .linear(let lin):
             // Each item holds `groups` feature vectors on the last axis.
             let groups = shape.elementCount / lin.inFeatures
-            var out = [Double](repeating: 0, count: groups * lin.inFeatures * n)
+            var out = [S](repeating: 0, count: groups * lin.inFeatures * n)
+            let weight: [S] = converted(lin.weight.scalars)
             a.withUnsafeBufferPointer { pa in
-                lin.weight.scalars.withUnsafeBufferPointer { w in
+                weight.withUnsafeBufferPointer { w in
                     out.withUnsafeMutableBufferPointer { po in
                         for g in 0..<groups {
                             // [in × n] = Wᵀ [in × out] · Λ [out × n]
@@ -40,12 +43,12 @@ extension Kernels {
         case .addConstant, .reshape:
             return [a]
         case .multiplyConstant(let c):
-            return [scaleElements(a, n) { c.scalars[$0] }]
+            return [scaleElements(a, n) { S(c.scalars[$0]) }]
         case .divideConstant(let c):
-            return [scaleElements(a, n) { 1 / c.scalars[$0] }]
+            return [scaleElements(a, n) { S(1 / c.scalars[$0]) }]
         case .channelAffine(let scale, _):
             let inner = shape[2...].elementCount, channels = shape[1]
-            return [scaleElements(a, n) { scale[($0 / inner) % channels] }]
+            return [scaleElements(a, n) { S(scale[($0 / inner) % channels]) }]
         case .add:
             return [a, a]
         case .subtract:
@@ -53,13 +56,13 @@ extension Kernels {
         case .transpose(let permutation):
             // Output element e comes from input element source(e): move each column block back.
             let sources = permutationSources(shape: shape, permutation: permutation)
-            var out = [Double](repeating: 0, count: a.count)
+            var out = [S](repeating: 0, count: a.count)
             for (e, s) in sources.enumerated() { copyBlock(from: a, e, to: &out, s, n) }
             return [out]
         case .concat(let axis):
             let outer = shape[..<axis].elementCount
             let blocks = shapes.map { $0[axis...].elementCount }
-            var results = blocks.map { [Double](repeating: 0, count: outer * $0 * n) }
+            var results = blocks.map { [S](repeating: 0, count: outer * $0 * n) }
             var cursor = 0
             for o in 0..<outer {
                 for k in blocks.indices {
@@ -75,28 +78,36 @@ extension Kernels {
             return results
         case .pad(let pads):
             let mapping = padMapping(shape: shape, pads: pads, outputShape: outputShape)
-            var out = [Double](repeating: 0, count: shape.elementCount * n)
+            var out = [S](repeating: 0, count: shape.elementCount * n)
             for (i, target) in mapping.enumerated() { copyBlock(from: a, target, to: &out, i, n) }
             return [out]
         case .averagePool(let window, let includePadding):
-            var out = [Double](repeating: 0, count: shape.elementCount * n)
+            var out = [S](repeating: 0, count: shape.elementCount * n)
             forEachWindow(shape: shape, window: window, batch: 1) { o, cells, full in
-                let w = 1 / Double(includePadding ? full : cells.count)
+                let w = 1 / S(includePadding ? full : cells.count)
                 for c in cells { addScaledBlock(from: a, o, to: &out, c, n, scale: w) }
             }
             return [out]
         case .globalAveragePool:
             let inner = shape[2] * shape[3], planes = shape[0] * shape[1]
-            var out = [Double](repeating: 0, count: planes * inner * n)
+            var out = [S](repeating: 0, count: planes * inner * n)
             for p in 0..<planes {
-                for i in 0..<inner { addScaledBlock(from: a, p, to: &out, p * inner + i, n, scale: 1 / Double(inner)) }
+                for i in 0..<inner { addScaledBlock(from: a, p, to: &out, p * inner + i, n, scale: 1 / S(inner)) }
             }
             return [out]
         }
     }
 
+    /// `x` in the precision of `S` (no copy when `S` is `Double`).
+    @inlinable
+    public static func converted<S: BLASScalar>(_ x: [Double]) -> [S] {
+        if S.self == Double.self { return unsafeBitCast(x, to: [S].self) }
+        return x.map { S($0) }
+    }
+
     /// Multiplies the block of element `e` by `factor(e)`.
-    static func scaleElements(_ a: [Double], _ n: Int, _ factor: (Int) -> Double) -> [Double] {
+    @inlinable
+    static func scaleElements<S: BLASScalar>(_ a: [S], _ n: Int, _ factor: (Int) -> S) -> [S] {
         var out = a
         out.withUnsafeMutableBufferPointer { o in
             for e in 0..<(a.count / max(n, 1)) {
@@ -108,8 +119,8 @@ extension Kernels {
     }
 
     /// Copies the block (all `n` columns) of element `source` to element `target`.
-    @inline(__always)
-    static func copyBlock(from a: [Double], _ source: Int, to out: inout [Double], _ target: Int, _ n: Int) {
+    @inlinable
+    static func copyBlock<S>(from a: [S], _ source: Int, to out: inout [S], _ target: Int, _ n: Int) {
         a.withUnsafeBufferPointer { pa in
             out.withUnsafeMutableBufferPointer { po in
                 (po.baseAddress! + target * n).update(from: pa.baseAddress! + source * n, count: n)
@@ -117,8 +128,8 @@ extension Kernels {
         }
     }
 
-    @inline(__always)
-    static func addScaledBlock(from a: [Double], _ source: Int, to out: inout [Double], _ target: Int, _ n: Int, scale: Double) {
+    @inlinable
+    static func addScaledBlock<S: BLASScalar>(from a: [S], _ source: Int, to out: inout [S], _ target: Int, _ n: Int, scale: S) {
         a.withUnsafeBufferPointer { pa in
             out.withUnsafeMutableBufferPointer { po in
                 for j in 0..<n { po[target * n + j] += scale * pa[source * n + j] }
@@ -127,11 +138,13 @@ extension Kernels {
     }
 
     /// For a transpose with `permutation`, the input element each output element reads.
+    @usableFromInline
     static func permutationSources(shape: [Int], permutation: [Int]) -> [Int] {
         permute((0..<shape.elementCount).map(Double.init), shape: shape, permutation: permutation).map { Int($0) }
     }
 
     /// For zero padding, the output index of every input element.
+    @usableFromInline
     static func padMapping(shape: [Int], pads: [Int], outputShape: [Int]) -> [Int] {
         let rank = shape.count
         let inStrides = shape.rowMajorStrides, outStrides = outputShape.rowMajorStrides
@@ -157,8 +170,10 @@ extension ConvolutionKernels {
     /// weights in one GEMM (`C/g × depth` times `depth × n`), so the long dimension is the
     /// number of coefficient vectors and nothing is materialised beyond one gathered block.
     /// Output elements whose coefficients are all zero (typically behind inactive ReLUs in
-    /// bound propagation) are left out of the block, which shrinks `depth`.
-    public static func transpose(_ conv: Convolution, columns a: [Double], count n: Int, inputShape: [Int]) -> [Double] {
+    /// bound propagation) are left out of the block, which shrinks `depth`. Computed in the
+    /// precision of `S` (weights rounded to it).
+    @inlinable
+    public static func transpose<S: BLASScalar>(_ conv: Convolution, columns a: [S], count n: Int, inputShape: [Int]) -> [S] {
         let geo = Geometry(conv, images: inputShape[0], inputShape: inputShape)
         let images = inputShape[0]
         let (c, h, w) = (geo.channels, geo.height, geo.width)
@@ -170,7 +185,7 @@ extension ConvolutionKernels {
         let (pt, pl) = (conv.window.pads.top, conv.window.pads.left)
         let inPlane = h * w, outPlane = oh * ow
         precondition(a.count == images * m * outPlane * n, "ConvolutionKernels.transpose: coefficient size mismatch")
-        var out = [Double](repeating: 0, count: images * c * inPlane * n)
+        var out = [S](repeating: 0, count: images * c * inPlane * n)
         // Which output elements carry any non-zero coefficient.
         let nonzero: [Bool] = a.withUnsafeBufferPointer { pa in
             (0..<(images * m * outPlane)).map { e in
@@ -181,20 +196,20 @@ extension ConvolutionKernels {
         }
         // Weights by (group, kernel offset, output channel), each a contiguous run over the
         // group's input channels, so a gathered element's weights are one copy.
-        var byOffset = [Double](repeating: 0, count: geo.group * kh * kw * mg * cg)
+        var byOffset = [S](repeating: 0, count: geo.group * kh * kw * mg * cg)
         for g in 0..<geo.group {
             for offset in 0..<(kh * kw) {
                 for mi in 0..<mg {
                     for ci in 0..<cg {
                         byOffset[(((g * kh * kw + offset) * mg + mi) * cg) + ci] =
-                            conv.weight.scalars[((g * mg + mi) * cg + ci) * kh * kw + offset]
+                            S(conv.weight.scalars[((g * mg + mi) * cg + ci) * kh * kw + offset])
                     }
                 }
             }
         }
         let maxDepth = kh * kw * mg
-        var gathered = [Double](repeating: 0, count: maxDepth * n)
-        var weights = [Double](repeating: 0, count: maxDepth * cg)  // [depth × Cg]
+        var gathered = [S](repeating: 0, count: maxDepth * n)
+        var weights = [S](repeating: 0, count: maxDepth * cg)  // [depth × Cg]
         var sources = [(offset: Int, position: Int)]()
         sources.reserveCapacity(kh * kw)
         for y in 0..<h {

@@ -53,6 +53,22 @@ struct ReferenceTests {
 }
 
 extension ReferenceTests {
+    /// Float32 coefficient matrices move CROWN margins by rounding only (observed: 1e-6).
+    @Test("CROWN margins in Float32 equal Float64 ones up to rounding",
+          .enabled(if: SharedBenchmarks.available, Comment(rawValue: SharedBenchmarks.missingMessage)))
+    func float32() throws {
+        for row in Self.rows where row.method == "CROWN" {
+            let network = try loadNetwork(path: SharedBenchmarks.path(row.onnx))
+            let property = try loadProperty(path: SharedBenchmarks.path(row.vnnlib), for: network)
+            let single = propertyMargins(network: network, property: property,
+                                         options: BoundOptions(method: .crown, precision: .float32)).margins
+            let double = propertyMargins(network: network, property: property, options: BoundOptions(method: .crown)).margins
+            for (s, d) in zip(single, double) {
+                #expect(abs(s - d) <= 1e-5 * max(1, abs(d)), "\(row): float32 \(s), float64 \(d)")
+            }
+        }
+    }
+
     /// α-CROWN starts from CROWN's slopes and keeps the best iterate, so it is never looser.
     @Test("α-CROWN is at least as tight as CROWN", .enabled(if: SharedBenchmarks.available, Comment(rawValue: SharedBenchmarks.missingMessage)))
     func alphaNotLooser() throws {

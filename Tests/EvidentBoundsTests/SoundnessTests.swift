@@ -63,7 +63,7 @@ private func checkContainment(_ graph: Graph, seed: UInt64, boxes: Int = 2, samp
         for (v, bounds) in result.intermediate.enumerated() {
             guard let bounds else { continue }
             let size = graph.values[v].count
-            let slack = 1e-9
+            let slack = options.precision == .float32 ? 1e-5 : 1e-9
             for s in 0..<perBox {
                 for j in 0..<size {
                     let x = values[v][s * size + j]
@@ -80,7 +80,8 @@ private func checkContainment(_ graph: Graph, seed: UInt64, boxes: Int = 2, samp
             for r in 0..<spec.rows {
                 var value = 0.0
                 for j in 0..<m { value += spec.coefficients[r * m + j] * y[s * m + j] }
-                if value < result.lower[b * spec.rows + r] - 1e-9 * max(1, abs(value)) { specViolations += 1 }
+                let slack = options.precision == .float32 ? 1e-5 : 1e-9
+                if value < result.lower[b * spec.rows + r] - slack * max(1, abs(value)) { specViolations += 1 }
             }
         }
         #expect(specViolations == 0, "\(specViolations) sampled specification values below the bound (box \(b))")
@@ -111,5 +112,15 @@ struct SoundnessTests {
     func convolutional(seed: Int, method: Int) throws {
         let graph = try RandomNetworks.convolutional(seed: UInt64(seed))
         try checkContainment(graph, seed: UInt64(200 + seed), options: Self.methods[method])
+    }
+
+    /// Float32 coefficient matrices: the same containment up to float32 rounding (1e-5 relative).
+    @Test("Float32 passes", arguments: 0..<3, [BoundMethod.crown, .alphaCrown])
+    func float32(seed: Int, method: BoundMethod) throws {
+        let options = BoundOptions(method: method, iterations: 5, precision: .float32)
+        let dense = try RandomNetworks.dense(seed: UInt64(seed), inputs: 5, hidden: [12, 10, 8], outputs: 4)
+        try checkContainment(dense, seed: UInt64(500 + seed), options: options)
+        let conv = try RandomNetworks.convolutional(seed: UInt64(seed))
+        try checkContainment(conv, seed: UInt64(600 + seed), options: options)
     }
 }
