@@ -1,11 +1,6 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// The numeric kernels are generic over Float32/Float64; unspecialised generic code is
-/// several times slower, so these modules are optimised in debug builds too (tests run
-/// in debug).
-let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
-
 let package = Package(
     name: "Evident",
     products: [
@@ -31,9 +26,9 @@ let package = Package(
                 exclude: ["Generated/README.md"]),
         .target(name: "EvidentNNet", dependencies: ["EvidentIR"]),
         .target(name: "EvidentVNNLib"),
-        .target(name: "EvidentEval", dependencies: ["EvidentIR", "COpenBLAS"], swiftSettings: optimisedInDebug),
+        .target(name: "EvidentEval", dependencies: ["EvidentIR", "COpenBLAS"]),
         .target(name: "EvidentLP", dependencies: ["CGLPK"]),
-        .target(name: "EvidentBounds", dependencies: ["EvidentIR", "EvidentEval"], swiftSettings: optimisedInDebug),
+        .target(name: "EvidentBounds", dependencies: ["EvidentIR", "EvidentEval"]),
         .target(name: "Evident",
                 dependencies: ["EvidentIR", "EvidentONNX", "EvidentNNet", "EvidentVNNLib", "EvidentEval", "EvidentLP",
                               "EvidentBounds"]),

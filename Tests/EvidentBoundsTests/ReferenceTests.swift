@@ -54,18 +54,20 @@ struct ReferenceTests {
 
 extension ReferenceTests {
     /// Float32 coefficient matrices move CROWN margins by rounding only (observed: 1e-6).
+    /// (Every oval21 instance and four resnet_2b ones: the generic kernels are slow in
+    /// unoptimised test builds.)
     @Test("CROWN margins in Float32 equal Float64 ones up to rounding",
-          .enabled(if: SharedBenchmarks.available, Comment(rawValue: SharedBenchmarks.missingMessage)))
-    func float32() throws {
-        for row in Self.rows where row.method == "CROWN" {
-            let network = try loadNetwork(path: SharedBenchmarks.path(row.onnx))
-            let property = try loadProperty(path: SharedBenchmarks.path(row.vnnlib), for: network)
-            let single = propertyMargins(network: network, property: property,
-                                         options: BoundOptions(method: .crown, precision: .float32)).margins
-            let double = propertyMargins(network: network, property: property, options: BoundOptions(method: .crown)).margins
-            for (s, d) in zip(single, double) {
-                #expect(abs(s - d) <= 1e-5 * max(1, abs(d)), "\(row): float32 \(s), float64 \(d)")
-            }
+          .enabled(if: SharedBenchmarks.available, Comment(rawValue: SharedBenchmarks.missingMessage)),
+          arguments: rows.filter { $0.method == "CROWN" && $0.onnx.contains("cifar_base_kw") }
+              + rows.filter { $0.method == "CROWN" && $0.onnx.contains("resnet_2b") }.prefix(4))
+    func float32(_ row: Row) throws {
+        let network = try loadNetwork(path: SharedBenchmarks.path(row.onnx))
+        let property = try loadProperty(path: SharedBenchmarks.path(row.vnnlib), for: network)
+        let single = propertyMargins(network: network, property: property,
+                                     options: BoundOptions(method: .crown, precision: .float32)).margins
+        let double = propertyMargins(network: network, property: property, options: BoundOptions(method: .crown)).margins
+        for (s, d) in zip(single, double) {
+            #expect(abs(s - d) <= 1e-5 * max(1, abs(d)), "\(row): float32 \(s), float64 \(d)")
         }
     }
 
