@@ -1,0 +1,96 @@
+import Evident
+import EvidentTestSupport
+import Foundation
+import Testing
+
+/// `evident bounds` on the repository's network and properties (self-contained).
+@Suite("evident bounds")
+struct BoundsCommandTests {
+    static let model = repositoryPath("Networks/digits_resnet/digits_resnet.onnx")
+    static let properties = ["digits_resnet_img2_eps0.01", "digits_resnet_img866_eps0.05"]
+        .map { repositoryPath("Specs/\($0).vnnlib") }
+
+    /// Runs `evident bounds` with `--json` and returns the parsed object.
+    static func bounds(_ property: String, _ options: String...) throws -> [String: Any] {
+        let result = try CLI.run(["bounds", model, property, "--json"] + options)
+        #expect(result.status == 0 && result.standardError.isEmpty, "\(result)")
+        return try CLI.jsonObject(result)
+    }
+
+    static func margins(_ json: [String: Any]) throws -> [Double] {
+        try #require(json["margins"] as? [Double], "no margins in \(json)")
+    }
+
+    /// Every margin is a lower bound: at sampled points of the box (centre and corners), the
+    /// distance of the outputs from each clause is at least the clause's margin.
+    @Test("margins are lower bounds of the clauses' distances at points of the box", arguments: properties)
+    func marginsBoundSampledPoints(_ property: String) throws {
+        let network = try loadNetwork(path: Self.model)
+        let spec = try loadProperty(path: property, for: network)
+        let region = try #require(spec.regions.first)
+        let evaluator = Evaluator(graph: network.graph)
+        var rng = SeededGenerator(seed: 7)
+        var points = [zip(region.lower, region.upper).map { ($0 + $1) / 2 }]
+        for _ in 0..<32 { points.append(zip(region.lower, region.upper).map { Bool.random(using: &rng) ? $0 : $1 }) }
+        for method in ["ibp", "crown", "alpha-crown"] {
+            let json = try Self.bounds(property, "--method", method, "--iterations", "5")
+            let margins = try Self.margins(json)
+            try #require(margins.count == region.clauses.count, "\(method): \(margins.count) margins")
+            #expect(json["method"] as? String == method)
+            #expect((json["seconds"] as? Double).map { $0 > 0 } == true, "\(json)")
+            #expect(json["minMargin"] as? Double == margins.min())
+            for point in points {
+                let outputs = try evaluator.evaluate(point, batch: 1)
+                for (clause, margin) in zip(region.clauses, margins) {
+                    let distance = clause.constraints.map { $0.value(outputs: outputs) - $0.bound }.max() ?? -.infinity
+                    #expect(margin <= distance + 1e-9 * max(1, abs(distance)), "\(method): margin \(margin) > distance \(distance)")
+                }
+            }
+        }
+    }
+
+    @Test("alpha-CROWN margins are at least CROWN's", arguments: properties)
+    func alphaNotLooser(_ property: String) throws {
+        let crown = try Self.margins(Self.bounds(property, "--method", "crown"))
+        let alpha = try Self.margins(Self.bounds(property, "--method", "alpha-crown", "--iterations", "5"))
+        for (c, a) in zip(crown, alpha) { #expect(a >= c - 1e-9, "alpha \(a) < CROWN \(c)") }
+    }
+
+    @Test("--precision float32 agrees with float64 up to rounding", arguments: properties)
+    func float32(_ property: String) throws {
+        for method in ["crown", "alpha-crown"] {
+            let double = try Self.margins(Self.bounds(property, "--method", method, "--iterations", "5"))
+            let single = try Self.margins(Self.bounds(property, "--method", method, "--iterations", "5", "--precision", "float32"))
+            try #require(single.count == double.count)
+            for (s, d) in zip(single, double) {
+                #expect(abs(s - d) <= 1e-5 * max(1, abs(d)), "\(method): float32 \(s), float64 \(d)")
+            }
+        }
+    }
+
+    @Test("--intermediate lists every ReLU input with its shape and ordered bounds")
+    func intermediate() throws {
+        let json = try Self.bounds(Self.properties[0], "--intermediate")
+        let regions = try #require(json["intermediate"] as? [[[String: Any]]])
+        let network = try loadNetwork(path: Self.model)
+        let reluInputs = network.graph.nodes.filter { $0.operation == .relu }.map { network.graph.values[$0.inputs[0]] }
+        try #require(regions.count == 1)
+        let layers = regions[0]
+        #expect(layers.map { $0["name"] as? String } == reluInputs.map(\.name))
+        for (layer, value) in zip(layers, reluInputs) {
+            let lower = try #require(layer["lower"] as? [Double]), upper = try #require(layer["upper"] as? [Double])
+            #expect(layer["shape"] as? [Int] == value.shape)
+            #expect(lower.count == value.count && upper.count == value.count)
+            #expect(zip(lower, upper).allSatisfy { $0 <= $1 }, "\(value.name): a lower bound above its upper bound")
+        }
+    }
+
+    @Test("bad option values are one-line errors")
+    func badOptions() throws {
+        let negative = try CLI.run("bounds", Self.model, Self.properties[0], "--iterations=-1")
+        #expect(negative.status == 2, "\(negative)")
+        #expect(negative.standardError.contains("--iterations must be >= 0"), "\(negative)")
+        let precision = try CLI.run("bounds", Self.model, Self.properties[0], "--precision", "float16")
+        #expect(precision.status != 0 && precision.standardError.contains("float16"), "\(precision)")
+    }
+}
