@@ -228,7 +228,11 @@ struct AlphaCrownOptimiser {
     /// `straightThrough` passes an intermediate row's gradient on even where the bound kept is
     /// another one (an earlier sweep's or the interval bound); `weightThreshold` leaves out
     /// rows whose weight is under that fraction of their layer's largest. Both steer the
-    /// search; with `false` and `0` the result is the exact gradient of the summed bounds.
+    /// search; with `false` and `0` the result is the exact gradient of the summed bounds
+    /// where every kept intermediate bound is a CROWN row's. Where an interval bound is
+    /// tighter and kept instead (this happens in residual networks), its dependence on
+    /// earlier bounds is left out: the gradient is then a search direction, not the exact
+    /// derivative (every slope stays valid either way).
     func slopeGradients(_ sweep: BoundPropagator.IntermediateSweep, straightThrough: Bool = true,
                         weightThreshold: Double = 0.01) -> [ValueID: TargetGradient] {
         var result = [ValueID: TargetGradient]()
@@ -339,25 +343,31 @@ struct AlphaCrownOptimiser {
     /// The forward pass of the relaxed network at each row's minimising corner (see the
     /// type comment), returning weighted α gradients (element-major per ReLU) and
     /// upper-line gradients (per box and neuron).
+    ///
+    /// Values are element-major (`size × rows`, one column per row). Only the elements the
+    /// gradients depend on are computed (``neededElements``): for the rows of an
+    /// intermediate bound, spatially ordered, that is the receptive field of a few
+    /// neighbouring neurons, and convolutions skip the other positions.
     private func relaxedForward(_ out: BackwardPass.Output, target: ValueID, rowBox: [Int], weights: [Double],
                                 slopes: [ValueID: [Double]], relaxations: [ValueID: NodeRelaxation])
         -> (alpha: [ValueID: [Double]], upperLine: [ValueID: (s: [Double], t: [Double])]) {
         let rows = rowBox.count
         let n = propagator.inputSize
+        guard let last = propagator.producers[target] else { return ([:], [:]) }
+        let needed = neededElements(out, last: last, rows: rows)
         var xi = [[Double]?](repeating: nil, count: graph.values.count)
-        var corner = [Double](repeating: 0, count: rows * n)
-        for r in 0..<rows {
-            let base = rowBox[r] * n
-            for i in 0..<n {
-                corner[r * n + i] = out.inputCoefficients[i * rows + r] >= 0 ? box.lower[base + i] : box.upper[base + i]
+        var corner = [Double](repeating: 0, count: n * rows)
+        for i in 0..<n {
+            for r in 0..<rows {
+                let base = rowBox[r] * n
+                corner[i * rows + r] = out.inputCoefficients[i * rows + r] >= 0 ? box.lower[base + i] : box.upper[base + i]
             }
         }
         xi[graph.input] = corner
         var alphaGradients = [ValueID: [Double]]()
         var upperLine = [ValueID: (s: [Double], t: [Double])]()
-        guard let last = propagator.producers[target] else { return ([:], [:]) }
         for node in graph.nodes[0..<last] {
-            guard node.inputs.allSatisfy({ xi[$0] != nil }) else { continue }
+            guard needed[node.output] != nil, node.inputs.allSatisfy({ xi[$0] != nil }) else { continue }
             let shapes = node.inputs.map { graph.values[$0].shape }
             let outShape = graph.values[node.output].shape
             let size = outShape.elementCount
@@ -365,31 +375,29 @@ struct AlphaCrownOptimiser {
             case .relu:
                 guard case .relu(let relu)? = relaxations[node.output] else { continue }
                 let pre = xi[node.inputs[0]]!
-                var post = [Double](repeating: 0, count: rows * size)
+                var post = [Double](repeating: 0, count: size * rows)
                 guard let a = out.reluCoefficients[node.output], let alpha = slopes[node.output] else {
                     // Not reached by the backward pass: any line will do, it carries no weight.
-                    for r in 0..<rows {
-                        for j in 0..<size { post[r * size + j] = relu.lowerSlope[rowBox[r] * size + j] * pre[r * size + j] }
+                    for j in 0..<size {
+                        for r in 0..<rows { post[j * rows + r] = relu.lowerSlope[rowBox[r] * size + j] * pre[j * rows + r] }
                     }
                     xi[node.output] = post
                     continue
                 }
-                var g = [Double](repeating: 0, count: rows * size)
+                var g = [Double](repeating: 0, count: size * rows)
                 var gs = [Double](repeating: 0, count: batch * size), gt = gs
-                for r in 0..<rows {
-                    let base = rowBox[r] * size, w = weights[r]
-                    for j in 0..<size {
-                        // xi and post are item-major (rows × size); a, alpha and g element-major.
-                        let i = r * size + j, k = base + j, e = j * rows + r
+                for j in 0..<size {
+                    for r in 0..<rows {
+                        let e = j * rows + r, k = rowBox[r] * size + j
                         if !relu.unstable[k] {
-                            post[i] = relu.lowerSlope[k] * pre[i]
+                            post[e] = relu.lowerSlope[k] * pre[e]
                         } else if a[e] >= 0 {
-                            post[i] = alpha[e] * pre[i]
-                            g[e] = w * a[e] * pre[i]
+                            post[e] = alpha[e] * pre[e]
+                            g[e] = weights[r] * a[e] * pre[e]
                         } else {
-                            post[i] = relu.upperSlope[k] * pre[i] + relu.upperIntercept[k]
-                            gs[k] += w * a[e] * pre[i]
-                            gt[k] += w * a[e]
+                            post[e] = relu.upperSlope[k] * pre[e] + relu.upperIntercept[k]
+                            gs[k] += weights[r] * a[e] * pre[e]
+                            gt[k] += weights[r] * a[e]
                         }
                     }
                 }
@@ -399,20 +407,94 @@ struct AlphaCrownOptimiser {
             case .maxPool:
                 guard case .maxPool(let relaxation)? = relaxations[node.output] else { continue }
                 let pre = xi[node.inputs[0]]!
-                let inSize = shapes[0].elementCount
-                var post = [Double](repeating: 0, count: rows * size)
+                var post = [Double](repeating: 0, count: size * rows)
                 // The lower line (exact where the window is dominated) as an approximation.
-                for r in 0..<rows {
-                    for o in 0..<size {
-                        post[r * size + o] = pre[r * inSize + relaxation.winner[rowBox[r] * size + o]]
-                    }
+                for o in 0..<size {
+                    for r in 0..<rows { post[o * rows + r] = pre[relaxation.winner[rowBox[r] * size + o] * rows + r] }
                 }
                 xi[node.output] = post
             default:
-                xi[node.output] = Kernels.forward(node.operation, operands: node.inputs.map { xi[$0]! },
-                                                  shapes: shapes, outputShape: outShape, batch: rows)
+                xi[node.output] = Kernels.forwardColumns(node.operation, operands: node.inputs.map { xi[$0]! }, count: rows,
+                                                         shapes: shapes, outputShape: outShape, needed: needed[node.output])
             }
         }
         return (alphaGradients, upperLine)
+    }
+
+    /// The elements of each value (before `last`) that the gradients depend on: at a ReLU,
+    /// the pre-activations where some row's coefficient on the output is non-zero, and
+    /// everything later computations read. Masks are propagated backwards structurally:
+    /// elementwise operations keep them, a convolution widens each needed output position to
+    /// its input window (all channels), and any other operation needs all of its operands.
+    private func neededElements(_ out: BackwardPass.Output, last: Int, rows: Int) -> [[Bool]?] {
+        var needed = [[Bool]?](repeating: nil, count: graph.values.count)
+        func mark(_ v: ValueID, _ mask: [Bool]) {
+            guard var old = needed[v] else {
+                needed[v] = mask
+                return
+            }
+            for i in mask.indices where mask[i] { old[i] = true }
+            needed[v] = old
+        }
+        for index in stride(from: last - 1, through: 0, by: -1) {
+            let node = graph.nodes[index]
+            var mask = needed[node.output]
+            if node.operation == .relu, let a = out.reluCoefficients[node.output] {
+                let size = graph.values[node.output].count
+                var m = mask ?? [Bool](repeating: false, count: size)
+                a.withUnsafeBufferPointer { pa in
+                    for j in 0..<size where !m[j] {
+                        let block = pa.baseAddress! + j * rows
+                        for r in 0..<rows where block[r] != 0 {
+                            m[j] = true
+                            break
+                        }
+                    }
+                }
+                mask = m
+            }
+            guard let mask, mask.contains(true) else { continue }
+            needed[node.output] = mask
+            switch node.operation {
+            case .relu, .add, .subtract, .reshape, .addConstant, .multiplyConstant, .divideConstant, .channelAffine:
+                for operand in node.inputs { mark(operand, mask) }
+            case .convolution(let conv):
+                mark(node.inputs[0], convolutionInputMask(conv, outputMask: mask, inputShape: graph.values[node.inputs[0]].shape))
+            default:
+                for operand in node.inputs { mark(operand, [Bool](repeating: true, count: graph.values[operand].count)) }
+            }
+        }
+        return needed
+    }
+
+    /// The input elements (all channels of every position in the window of a needed
+    /// output position) a convolution reads for the flagged outputs.
+    private func convolutionInputMask(_ conv: Convolution, outputMask: [Bool], inputShape: [Int]) -> [Bool] {
+        let (images, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+        let m = conv.outputChannels
+        let (oh, ow) = conv.window.outputSize(height: h, width: w)
+        let window = conv.window
+        var positions = [Bool](repeating: false, count: images * h * w)
+        for image in 0..<images {
+            for oy in 0..<oh {
+                for ox in 0..<ow where (0..<m).contains(where: { outputMask[((image * m + $0) * oh + oy) * ow + ox] }) {
+                    for ky in 0..<window.kernel.height {
+                        let y = oy * window.strides.height - window.pads.top + ky * window.dilations.height
+                        guard y >= 0 && y < h else { continue }
+                        for kx in 0..<window.kernel.width {
+                            let x = ox * window.strides.width - window.pads.left + kx * window.dilations.width
+                            if x >= 0 && x < w { positions[(image * h + y) * w + x] = true }
+                        }
+                    }
+                }
+            }
+        }
+        var mask = [Bool](repeating: false, count: images * c * h * w)
+        for image in 0..<images {
+            for channel in 0..<c {
+                for q in 0..<(h * w) where positions[image * h * w + q] { mask[(image * c + channel) * h * w + q] = true }
+            }
+        }
+        return mask
     }
 }

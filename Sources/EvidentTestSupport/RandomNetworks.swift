@@ -89,4 +89,32 @@ public enum RandomNetworks {
         y = try b.add(.addConstant(rng.tensor([1, outputs])), inputs: [y], name: "shift")
         return try b.build(output: y)
     }
+
+    /// A small residual ReLU CNN shaped like resnet_2b (convolutions with padding and
+    /// strides, a residual addition with a 1x1 projection, a dense head) and nothing with
+    /// an approximate α gradient (no MaxPool).
+    public static func residual(seed: UInt64, channels: Int = 2, size: Int = 6, outputs: Int = 3) throws -> Graph {
+        var rng = SeededGenerator(seed: seed)
+        var b = GraphBuilder(inputName: "image", inputShape: [1, channels, size, size])
+        func conv(_ inCh: Int, _ outCh: Int, k: Int, _ window: Window2D) -> GraphOperation {
+            let scale = 1.5 / Double(inCh * k * k).squareRoot()
+            return .convolution(Convolution(weight: rng.tensor([outCh, inCh, k, k], -scale...scale),
+                                            bias: rng.tensor([outCh], -0.2...0.2), window: window, group: 1))
+        }
+        let first = try b.add(conv(channels, 3, k: 3, Window2D(kernel: (3, 3), pads: (1, 1, 1, 1))), inputs: [b.inputValue], name: "conv0")
+        let x = try b.add(.relu, inputs: [first], name: "relu0")
+        var r = try b.add(conv(3, 4, k: 3, Window2D(kernel: (3, 3), strides: (2, 2), pads: (1, 1, 1, 1))), inputs: [x], name: "conv1")
+        r = try b.add(.relu, inputs: [r], name: "relu1")
+        r = try b.add(conv(4, 4, k: 3, Window2D(kernel: (3, 3), pads: (1, 1, 1, 1))), inputs: [r], name: "conv2")
+        let projection = try b.add(conv(3, 4, k: 1, Window2D(kernel: (1, 1), strides: (2, 2))), inputs: [x], name: "proj")
+        var v = try b.add(.add, inputs: [r, projection], name: "residual")
+        v = try b.add(.relu, inputs: [v], name: "relu2")
+        let flat = try b.add(.reshape([1, b.shape(of: v).elementCount]), inputs: [v], name: "flatten")
+        let features = b.shape(of: flat)[1]
+        var y = try b.add(.linear(Linear(weight: rng.tensor([8, features], -0.4...0.4), bias: rng.tensor([8], -0.2...0.2))),
+                          inputs: [flat], name: "fc0")
+        y = try b.add(.relu, inputs: [y], name: "relu3")
+        y = try b.add(.linear(Linear(weight: rng.tensor([outputs, 8]), bias: rng.tensor([outputs]))), inputs: [y], name: "fc1")
+        return try b.build(output: y)
+    }
 }

@@ -24,6 +24,13 @@ private func directConvolution(_ conv: Convolution, _ x: [Double], shape: [Int])
     return y
 }
 
+/// The transpose of a row-major `rows × columns` matrix.
+private func transposed(_ a: [Double], rows: Int, columns: Int) -> [Double] {
+    var out = [Double](repeating: 0, count: a.count)
+    for i in 0..<rows { for j in 0..<columns { out[j * rows + i] = a[i * columns + j] } }
+    return out
+}
+
 private func close(_ a: [Double], _ b: [Double], tolerance: Double = 1e-12) -> Bool {
     a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) <= tolerance * max(1, abs($0), abs($1)) }
 }
@@ -83,6 +90,41 @@ struct KernelTests {
             checked += 1
         }
         #expect(checked >= 15)
+    }
+
+    /// The element-major forward maps equal the direct convolution and the item-major
+    /// maps, for three columns; with a mask, a convolution's flagged outputs are unchanged.
+    @Test("element-major forward maps equal the batched ones", arguments: 0..<6)
+    func forwardColumnsMatchForward(seed: Int) throws {
+        var rng = SeededGenerator(seed: UInt64(2000 + seed))
+        var checked = 0
+        for graph in [try RandomNetworks.convolutional(seed: UInt64(seed)), try RandomNetworks.residual(seed: UInt64(seed))] {
+            for node in graph.nodes {
+                let shapes = node.inputs.map { graph.values[$0].shape }
+                let outShape = graph.values[node.output].shape
+                let n = 3
+                let items = shapes.map { rng.uniforms(n * $0.elementCount) }
+                let expected = Kernels.forward(node.operation, operands: items, shapes: shapes, outputShape: outShape, batch: n)
+                let columns = zip(items, shapes).map { transposed($0, rows: n, columns: $1.elementCount) }
+                let result = Kernels.forwardColumns(node.operation, operands: columns, count: n, shapes: shapes, outputShape: outShape)
+                #expect(close(transposed(result, rows: outShape.elementCount, columns: n), expected), "\(node.name)")
+                if case .convolution(let conv) = node.operation {
+                    #expect(close(transposed(result, rows: outShape.elementCount, columns: n),
+                                  (0..<n).flatMap { item in
+                                      directConvolution(conv, Array(items[0][(item * shapes[0].elementCount)..<((item + 1) * shapes[0].elementCount)]),
+                                                        shape: shapes[0])
+                                  }), "\(node.name): direct sum")
+                    let needed = (0..<outShape.elementCount).map { _ in Double.random(in: 0...1, using: &rng) < 0.3 }
+                    let masked = Kernels.forwardColumns(node.operation, operands: columns, count: n, shapes: shapes,
+                                                        outputShape: outShape, needed: needed)
+                    for e in needed.indices where needed[e] {
+                        #expect(masked[(e * n)..<((e + 1) * n)].elementsEqual(result[(e * n)..<((e + 1) * n)]), "\(node.name): element \(e)")
+                    }
+                }
+                checked += 1
+            }
+        }
+        #expect(checked >= 30)
     }
 
     @Test("BLAS product agrees with a naive product")
