@@ -37,14 +37,9 @@ extension Kernels {
                 }
             }
             return out
-        case .add:
-            return zip(x, operands[1]).map { $0 + $1 }
-        case .subtract:
-            return zip(x, operands[1]).map { $0 - $1 }
-        case .relu:
-            return x.map { $0 > 0 ? $0 : 0 }
-        case .reshape:
-            return x
+        case .add, .subtract, .relu, .reshape:
+            // Elementwise on operands of one size: the layout does not matter.
+            return forward(operation, operands: operands, shapes: shapes, outputShape: outputShape, batch: n)
         default:
             // Through the batched (item-major) forward map.
             let items = zip(operands, shapes).map { transposed($0, rows: $1.elementCount, columns: n) }
@@ -80,10 +75,7 @@ extension ConvolutionKernels {
         let (c, h, w) = (geo.channels, geo.height, geo.width)
         let (m, oh, ow) = (geo.outChannels, geo.outHeight, geo.outWidth)
         let (cg, mg) = (geo.groupInChannels, geo.groupOutChannels)
-        let (kh, kw) = (conv.window.kernel.height, conv.window.kernel.width)
-        let (sh, sw) = (conv.window.strides.height, conv.window.strides.width)
-        let (dh, dw) = (conv.window.dilations.height, conv.window.dilations.width)
-        let (pt, pl) = (conv.window.pads.top, conv.window.pads.left)
+        let (kh, kw, sh, sw, dh, dw, pt, pl) = geo.windowParameters
         let inPlane = h * w, outPlane = oh * ow, depth = cg * kh * kw
         precondition(x.count == images * c * inPlane * n, "ConvolutionKernels.forwardColumns: input size mismatch")
         precondition(needed.map { $0.count == images * m * outPlane } ?? true, "ConvolutionKernels.forwardColumns: mask size mismatch")

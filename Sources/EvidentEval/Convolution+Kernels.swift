@@ -15,6 +15,12 @@ public enum ConvolutionKernels {
         @usableFromInline var groupInChannels: Int { channels / group }
         @usableFromInline var groupOutChannels: Int { outChannels / group }
         var patchSize: Int { groupInChannels * window.kernel.height * window.kernel.width }
+        /// Kernel height and width, strides, dilations, top and left padding.
+        @usableFromInline
+        var windowParameters: (Int, Int, Int, Int, Int, Int, Int, Int) {
+            (window.kernel.height, window.kernel.width, window.strides.height, window.strides.width,
+             window.dilations.height, window.dilations.width, window.pads.top, window.pads.left)
+        }
 
         @usableFromInline
         init(_ conv: Convolution, images: Int, inputShape: [Int]) {
@@ -41,10 +47,7 @@ public enum ConvolutionKernels {
         let geo = Geometry(conv, images: images, inputShape: inputShape)
         let (c, h, w) = (geo.channels, geo.height, geo.width)
         let (oh, ow, p) = (geo.outHeight, geo.outWidth, geo.positions)
-        let (kh, kw) = (conv.window.kernel.height, conv.window.kernel.width)
-        let (sh, sw) = (conv.window.strides.height, conv.window.strides.width)
-        let (dh, dw) = (conv.window.dilations.height, conv.window.dilations.width)
-        let (pt, pl) = (conv.window.pads.top, conv.window.pads.left)
+        let (kh, kw, sh, sw, dh, dw, pt, pl) = geo.windowParameters
         let k = geo.patchSize, mg = geo.groupOutChannels, cg = geo.groupInChannels, m = geo.outChannels
         let columnsCount = images * p
         var output = [Double](repeating: 0, count: images * m * p)

@@ -179,10 +179,7 @@ extension ConvolutionKernels {
         let (c, h, w) = (geo.channels, geo.height, geo.width)
         let (m, oh, ow) = (geo.outChannels, geo.outHeight, geo.outWidth)
         let (cg, mg) = (geo.groupInChannels, geo.groupOutChannels)
-        let (kh, kw) = (conv.window.kernel.height, conv.window.kernel.width)
-        let (sh, sw) = (conv.window.strides.height, conv.window.strides.width)
-        let (dh, dw) = (conv.window.dilations.height, conv.window.dilations.width)
-        let (pt, pl) = (conv.window.pads.top, conv.window.pads.left)
+        let (kh, kw, sh, sw, dh, dw, pt, pl) = geo.windowParameters
         let inPlane = h * w, outPlane = oh * ow
         precondition(a.count == images * m * outPlane * n, "ConvolutionKernels.transpose: coefficient size mismatch")
         var out = [S](repeating: 0, count: images * c * inPlane * n)
