@@ -136,7 +136,8 @@ func benchmarkCrown(_ settings: BenchmarkSettings) {
         .joined(separator: "; "))
 }
 
-/// α-CROWN (20 iterations, default step sizes) on resnet_2b's 16 instances.
+/// α-CROWN (20 iterations, default step sizes) on resnet_2b's 16 instances (Float64 and
+/// Float32) and oval21's 10.
 func benchmarkAlphaCrown(_ settings: BenchmarkSettings) {
     section("alpha: alpha-CROWN (20 iterations, default step sizes) vs auto_LiRPA")
     guard sharedRoot(for: "alpha") != nil else { return }
@@ -146,6 +147,8 @@ func benchmarkAlphaCrown(_ settings: BenchmarkSettings) {
     let float32 = runSuite(title: "alpha-CROWN --precision float32, cifar10_resnet (resnet_2b)", folder: "cifar10_resnet",
                            options: BoundOptions(method: .alphaCrown, iterations: 20, precision: .float32),
                            referenceMethod: "alpha-CROWN", runs: settings.runs(default: 1))
-    summary("alpha", [suiteSummary("resnet_2b alpha-CROWN", resnet), suiteSummary("resnet_2b alpha-CROWN float32", float32)]
-        .joined(separator: "; "))
+    let oval = runSuite(title: "alpha-CROWN, oval21 (cifar_base_kw)", folder: "oval21", options: options,
+                        referenceMethod: "alpha-CROWN", runs: settings.runs(default: 1))
+    summary("alpha", [suiteSummary("resnet_2b alpha-CROWN", resnet), suiteSummary("resnet_2b alpha-CROWN float32", float32),
+                      suiteSummary("oval21 alpha-CROWN", oval)].joined(separator: "; "))
 }
