@@ -13,9 +13,10 @@ public enum BoundMethod: String, Sendable, CaseIterable {
     case alphaCrown = "alpha-crown"
 }
 
-/// The floating-point format of the coefficient matrices of CROWN and α-CROWN passes
-/// (the bulk of the work). Interval bounds, relaxation parameters, the constants of the
-/// linear bounds and their concretisation are Float64 in both.
+/// The floating-point format of the coefficient matrices of the backward passes (CROWN's
+/// and α-CROWN's, the bulk of the work, and IBP's folding of the specification). Interval
+/// bounds, relaxation parameters, the constants of the linear bounds and their
+/// concretisation are Float64 in both.
 public enum BoundPrecision: String, Sendable, CaseIterable {
     /// The default. Computed bounds differ from the real-arithmetic ones by rounding of
     /// relative size 1e-16 per operation, accumulated over the graph.
