@@ -15,7 +15,7 @@ struct Bounds: ParsableCommand {
         constraints' margins). A clause is refuted when its margin is > 0.
         Bounds are computed in Float64 with round-to-nearest: they are sound for the real-valued \
         network up to floating-point rounding of the computation (see Docs/Soundness.md). \
-        --precision float32 runs the CROWN and alpha-CROWN passes in Float32, about twice as fast, \
+        --precision float32 runs the CROWN and alpha-CROWN passes in Float32 (1.4 times as fast on resnet_2b), \
         with margins that typically move by 1e-6 relative.
         With --intermediate, also prints the bounds of every pre-activation (ReLU input) value.
         JSON keys: method, seconds (bound computation only), margins (file order), minMargin, \

@@ -105,6 +105,13 @@ extension Kernels {
         return x.map { S($0) }
     }
 
+    /// `x` in Float64 (no copy when `S` is `Double`).
+    @inlinable
+    public static func doubles<S: BLASScalar>(_ x: [S]) -> [Double] {
+        if S.self == Double.self { return unsafeBitCast(x, to: [Double].self) }
+        return x.map { Double($0) }
+    }
+
     /// Multiplies the block of element `e` by `factor(e)`.
     @inlinable
     static func scaleElements<S: BLASScalar>(_ a: [S], _ n: Int, _ factor: (Int) -> S) -> [S] {
