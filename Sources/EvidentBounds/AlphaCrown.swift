@@ -33,7 +33,6 @@ struct AlphaCrownOptimiser {
     let rowBox: [Int]
     let box: IntervalBounds
     let batch: Int
-    let useCrown: Bool
     let options: BoundOptions
 
     /// α[target][relu output] (element-major `size × rows of target`); the final rows use
@@ -60,29 +59,34 @@ struct AlphaCrownOptimiser {
     }
 
     init(propagator: BoundPropagator, initial: [Double], rowBox: [Int], box: IntervalBounds, batch: Int,
-         useCrown: Bool, options: BoundOptions) {
+         options: BoundOptions) {
         self.propagator = propagator
         self.initial = initial
         self.rowBox = rowBox
         self.box = box
         self.batch = batch
-        self.useCrown = useCrown
         self.options = options
     }
 
     private var graph: Graph { propagator.graph }
+    /// The options without progress reports, for the sweeps after the first (the
+    /// iterations report instead).
+    private var quiet: BoundOptions {
+        var options = options
+        options.progress = nil
+        return options
+    }
 
     /// The first (CROWN) sweep; fixes the intermediate targets and starts the slopes.
     mutating func start() -> BoundPropagator.IntermediateSweep {
-        let sweep = propagator.intermediateSweep(box: box, batch: batch, useCrown: useCrown, precision: options.precision)
+        let sweep = propagator.intermediateSweep(box: box, batch: batch, options: options)
         initialiseSlopes(sweep)
         return sweep
     }
 
     /// A sweep with the current slopes, and the final bounds it gives.
     func evaluate(targets: [ValueID: BoundPropagator.CrownTargets]) -> (sweep: BoundPropagator.IntermediateSweep, final: [Double]) {
-        let sweep = propagator.intermediateSweep(box: box, batch: batch, useCrown: useCrown, precision: options.precision,
-                                                 fixedTargets: targets, slopes: alpha)
+        let sweep = propagator.intermediateSweep(box: box, batch: batch, options: quiet, fixedTargets: targets, slopes: alpha)
         return (sweep, finalBounds(sweep))
     }
 
@@ -98,8 +102,8 @@ struct AlphaCrownOptimiser {
             if iteration > 0 {
                 // Intermediate bounds are intersected with every earlier sweep's (all valid);
                 // gradients pass straight through to the CROWN rows (see `slopeGradients`).
-                sweep = propagator.intermediateSweep(box: box, batch: batch, useCrown: useCrown, precision: options.precision,
-                                                     fixedTargets: targets, slopes: alpha, previous: sweep.bounds)
+                sweep = propagator.intermediateSweep(box: box, batch: batch, options: quiet, fixedTargets: targets,
+                                                     slopes: alpha, previous: sweep.bounds)
             }
             let final = finalBounds(sweep)
             var improved = [Int]()
@@ -107,6 +111,8 @@ struct AlphaCrownOptimiser {
                 best[r] = final[r]
                 improved.append(r)
             }
+            options.progress?("alpha-CROWN iteration \(iteration + 1) of \(evaluations): smallest best bound "
+                              + "\(best.min() ?? .nan), \(improved.count) of \(rowBox.count) rows improved")
             if !improved.isEmpty, let slopes = alpha[graph.output] {
                 for (u, a) in slopes {
                     for e in 0..<(a.count / rowBox.count) {

@@ -42,17 +42,25 @@ public struct BoundOptions: Sendable {
     public var intermediateMethod: BoundMethod
     /// The format of the backward passes' coefficient matrices.
     public var precision: BoundPrecision
+    /// Called with a one-line description of each step of a long computation (each
+    /// pre-activation value given CROWN bounds, each α-CROWN iteration), from the calling
+    /// thread.
+    public var progress: (@Sendable (String) -> Void)?
 
     public init(method: BoundMethod = .crown, iterations: Int = 20, learningRate: Double = 0.5,
                 learningRateDecay: Double = 0.9, intermediateMethod: BoundMethod = .crown,
-                precision: BoundPrecision = .float64) {
+                precision: BoundPrecision = .float64, progress: (@Sendable (String) -> Void)? = nil) {
         self.method = method
         self.iterations = iterations
         self.learningRate = learningRate
         self.learningRateDecay = learningRateDecay
         self.intermediateMethod = intermediateMethod
         self.precision = precision
+        self.progress = progress
     }
+
+    /// Whether pre-activation bounds come from CROWN rows (else from intervals alone).
+    var crownIntermediates: Bool { method != .ibp && intermediateMethod != .ibp }
 }
 
 /// A linear function `C y` of the network's outputs whose lower bound is wanted:
@@ -206,14 +214,13 @@ public final class BoundPropagator: @unchecked Sendable {
             pass.precision = options.precision
             return BoundResult(lower: pass.run(initial: initial, box: box).bounds, intermediate: all, slopes: [:])
         }
-        let useCrown = options.intermediateMethod != .ibp
         if options.method == .alphaCrown {
             var optimiser = AlphaCrownOptimiser(propagator: self, initial: initial, rowBox: rowBox, box: box, batch: batch,
-                                                useCrown: useCrown, options: options)
+                                                options: options)
             return optimiser.run()
         }
         let parents = batch > 1 ? containingBoxes(box, batch: batch) : []
-        let sweep = intermediateSweep(box: box, batch: batch, useCrown: useCrown, precision: options.precision, parents: parents)
+        let sweep = intermediateSweep(box: box, batch: batch, options: options, parents: parents)
         let (lowerBounds, _) = backwardInChunks(target: graph.output, rowBox: rowBox, box: box, relaxations: sweep.relaxations,
                                                 precision: options.precision) { range in
             .dense(columns(initial, rows: rows, Array(range)))
@@ -252,7 +259,8 @@ public final class BoundPropagator: @unchecked Sendable {
         var rowBounds: [ValueID: [Double]]
     }
 
-    /// Bounds of every value, with pre-activation bounds from CROWN when `useCrown`.
+    /// Bounds of every value, with pre-activation bounds from CROWN unless `options` asks
+    /// for interval intermediate bounds (precision and progress reports from `options`).
     ///
     /// Values are visited in topological order. Each value first gets interval bounds from
     /// its operands' best bounds (a cheap proof of stability for many neurons). A
@@ -272,7 +280,7 @@ public final class BoundPropagator: @unchecked Sendable {
     /// child's box, which only costs the coordinates where the two boxes differ (EVA's
     /// boxes differ in one patch). The child then keeps its own relaxations for later layers
     /// and for the final specification.
-    func intermediateSweep(box: IntervalBounds, batch: Int, useCrown: Bool, precision: BoundPrecision,
+    func intermediateSweep(box: IntervalBounds, batch: Int, options: BoundOptions,
                            fixedTargets: [ValueID: CrownTargets]? = nil,
                            slopes: [ValueID: [ValueID: [Double]]] = [:],
                            previous: [IntervalBounds?]? = nil,
@@ -282,19 +290,26 @@ public final class BoundPropagator: @unchecked Sendable {
         sweep.bounds[graph.input] = box
         let children = parents.enumerated().compactMap { $0.element == nil ? nil : $0.offset }
         let isChild = Set(children)
+        let crownValues = graph.nodes.filter { needsCrownBounds($0.output, $0) }.count
+        var done = 0
         for (index, node) in graph.nodes.enumerated() {
             var current = propagateInterval(index, sweep.bounds, batch: batch)
             let v = node.output
             if let old = previous?[v] { current = current.intersected(with: old) }
             // A ReLU or MaxPool output (e.g. a ReLU feeding a MaxPool) keeps its interval
             // bounds: given its operand's bounds they are already exact elementwise.
-            if useCrown && isPreActivation[v] && !intervalsExact[v] && node.operation.isAffine,
+            if options.crownIntermediates && needsCrownBounds(v, node),
                let targets = fixedTargets.map({ $0[v] }) ?? crownTargets(v, current, batch: batch, skipping: isChild),
                targets.count > 0 {
                 let size = graph.values[v].count
+                if let progress = options.progress {
+                    done += 1
+                    progress("CROWN bounds of '\(graph.values[v].name)' (\(done) of at most \(crownValues)): "
+                             + "\(targets.count) neurons, \(2 * targets.count) rows")
+                }
                 let (rows, inputCoefficients) = backwardInChunks(
                     target: v, rowBox: targets.rowBox, box: box, relaxations: sweep.relaxations, slopes: slopes[v],
-                    precision: precision, keepInputCoefficients: !children.isEmpty) { range in
+                    precision: options.precision, keepInputCoefficients: !children.isEmpty) { range in
                     .unit(element: range.map { targets.neuron[$0 / 2] }, value: range.map { $0 % 2 == 0 ? 1 : -1 })
                 }
                 for k in 0..<targets.count {
@@ -313,6 +328,12 @@ public final class BoundPropagator: @unchecked Sendable {
             if let relaxation = makeRelaxation(index, sweep.bounds, batch: batch) { sweep.relaxations[v] = relaxation }
         }
         return sweep
+    }
+
+    /// Whether value `v` (the output of `node`) is a pre-activation whose interval bounds
+    /// CROWN can improve.
+    private func needsCrownBounds(_ v: ValueID, _ node: Graph.Node) -> Bool {
+        isPreActivation[v] && !intervalsExact[v] && node.operation.isAffine
     }
 
     /// Tightens each child box's bounds of one value with its parent's CROWN rows,

@@ -26,7 +26,7 @@ struct AlphaGradientTests {
         var initial = [Double](repeating: 0, count: 6)
         for e in 0..<3 { for r in 0..<2 { initial[e * 2 + r] = spec.coefficients[r * 3 + e] } }
         var optimiser = AlphaCrownOptimiser(propagator: propagator, initial: initial, rowBox: [0, 0], box: box, batch: 1,
-                                            useCrown: true, options: BoundOptions(method: .alphaCrown, iterations: 0))
+                                            options: BoundOptions(method: .alphaCrown, iterations: 0))
         let targets = optimiser.start().targets
         // Move the slopes off their 0/1 start so that the loss is smooth around them.
         // (In sorted order: dictionary order differs between runs.)

@@ -12,6 +12,10 @@ struct BoundsCommandTests {
 
     /// Runs `evident bounds` with `--json` and returns the parsed object.
     static func bounds(_ property: String, _ options: String...) throws -> [String: Any] {
+        try bounds(property, options)
+    }
+
+    static func bounds(_ property: String, _ options: [String]) throws -> [String: Any] {
         let result = try CLI.run(["bounds", model, property, "--json"] + options)
         #expect(result.status == 0 && result.standardError.isEmpty, "\(result)")
         return try CLI.jsonObject(result)
@@ -32,8 +36,11 @@ struct BoundsCommandTests {
         var rng = SeededGenerator(seed: 7)
         var points = [zip(region.lower, region.upper).map { ($0 + $1) / 2 }]
         for _ in 0..<32 { points.append(zip(region.lower, region.upper).map { Bool.random(using: &rng) ? $0 : $1 }) }
-        for method in ["ibp", "crown", "alpha-crown"] {
-            let json = try Self.bounds(property, "--method", method, "--iterations", "5")
+        let runs = [["ibp"], ["crown"], ["alpha-crown"], ["crown", "--intermediate-method", "ibp"],
+                    ["alpha-crown", "--intermediate-method", "ibp"]]
+        for run in runs {
+            let method = run[0]
+            let json = try Self.bounds(property, ["--method"] + run + ["--iterations", "5"])
             let margins = try Self.margins(json)
             try #require(margins.count == region.clauses.count, "\(method): \(margins.count) margins")
             #expect(json["method"] as? String == method)
@@ -83,6 +90,17 @@ struct BoundsCommandTests {
             #expect(lower.count == value.count && upper.count == value.count)
             #expect(zip(lower, upper).allSatisfy { $0 <= $1 }, "\(value.name): a lower bound above its upper bound")
         }
+    }
+
+    @Test("--progress reports each CROWN layer and each alpha-CROWN iteration on standard error")
+    func progress() throws {
+        let result = try CLI.run("bounds", Self.model, Self.properties[0], "--method", "alpha-crown", "--iterations", "3",
+                                 "--progress", "--json")
+        #expect(result.status == 0, "\(result)")
+        let lines = result.standardError.split(separator: "\n")
+        #expect(lines.contains { $0.contains("CROWN bounds of") }, "\(result)")
+        #expect(lines.filter { $0.contains("alpha-CROWN iteration") }.count == 3, "\(result)")
+        #expect(try CLI.jsonObject(result)["margins"] != nil, "progress must not reach standard output")
     }
 
     @Test("bad option values are one-line errors")
