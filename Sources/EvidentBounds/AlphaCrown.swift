@@ -465,42 +465,11 @@ struct AlphaCrownOptimiser {
             case .relu, .add, .subtract, .reshape, .addConstant, .multiplyConstant, .divideConstant, .channelAffine:
                 for operand in node.inputs { mark(operand, mask) }
             case .convolution(let conv):
-                mark(node.inputs[0], convolutionInputMask(conv, outputMask: mask, inputShape: graph.values[node.inputs[0]].shape))
+                mark(node.inputs[0], ConvolutionKernels.inputMask(conv, outputMask: mask, inputShape: graph.values[node.inputs[0]].shape))
             default:
                 for operand in node.inputs { mark(operand, [Bool](repeating: true, count: graph.values[operand].count)) }
             }
         }
         return needed
-    }
-
-    /// The input elements (all channels of every position in the window of a needed
-    /// output position) a convolution reads for the flagged outputs.
-    private func convolutionInputMask(_ conv: Convolution, outputMask: [Bool], inputShape: [Int]) -> [Bool] {
-        let (images, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
-        let m = conv.outputChannels
-        let (oh, ow) = conv.window.outputSize(height: h, width: w)
-        let window = conv.window
-        var positions = [Bool](repeating: false, count: images * h * w)
-        for image in 0..<images {
-            for oy in 0..<oh {
-                for ox in 0..<ow where (0..<m).contains(where: { outputMask[((image * m + $0) * oh + oy) * ow + ox] }) {
-                    for ky in 0..<window.kernel.height {
-                        let y = oy * window.strides.height - window.pads.top + ky * window.dilations.height
-                        guard y >= 0 && y < h else { continue }
-                        for kx in 0..<window.kernel.width {
-                            let x = ox * window.strides.width - window.pads.left + kx * window.dilations.width
-                            if x >= 0 && x < w { positions[(image * h + y) * w + x] = true }
-                        }
-                    }
-                }
-            }
-        }
-        var mask = [Bool](repeating: false, count: images * c * h * w)
-        for image in 0..<images {
-            for channel in 0..<c {
-                for q in 0..<(h * w) where positions[image * h * w + q] { mask[(image * c + channel) * h * w + q] = true }
-            }
-        }
-        return mask
     }
 }

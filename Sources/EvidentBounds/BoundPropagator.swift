@@ -114,10 +114,10 @@ public final class BoundPropagator: @unchecked Sendable {
     /// Per node: the operation applied to zero operands (its constant offset), one item.
     let offsets: [[Double]?]
     let producers: [Int?]
-    /// Per value: whether its interval bounds are already exact in real arithmetic.
-    let intervalsExact: [Bool]
-    /// Per value: whether it is the operand of a ReLU or MaxPool (needs bounds for relaxation).
-    let isPreActivation: [Bool]
+    /// Per value: whether it is a pre-activation (the operand of a ReLU or MaxPool, produced
+    /// by an affine node) whose interval bounds are not already exact in real arithmetic,
+    /// so that CROWN can improve them.
+    let improvableByCrown: [Bool]
 
     /// Prepares bound computations on `graph`.
     ///
@@ -161,8 +161,9 @@ public final class BoundPropagator: @unchecked Sendable {
                 exact[node.output] = false
             }
         }
-        intervalsExact = exact
-        isPreActivation = pre
+        var improvable = [Bool](repeating: false, count: graph.values.count)
+        for node in graph.nodes where node.operation.isAffine { improvable[node.output] = pre[node.output] && !exact[node.output] }
+        improvableByCrown = improvable
     }
 
     /// Done once per process (OpenBLAS's thread count must not change while other threads
@@ -290,7 +291,6 @@ public final class BoundPropagator: @unchecked Sendable {
         sweep.bounds[graph.input] = box
         let children = parents.enumerated().compactMap { $0.element == nil ? nil : $0.offset }
         let isChild = Set(children)
-        let crownValues = graph.nodes.filter { needsCrownBounds($0.output, $0) }.count
         var done = 0
         for (index, node) in graph.nodes.enumerated() {
             var current = propagateInterval(index, sweep.bounds, batch: batch)
@@ -298,13 +298,13 @@ public final class BoundPropagator: @unchecked Sendable {
             if let old = previous?[v] { current = current.intersected(with: old) }
             // A ReLU or MaxPool output (e.g. a ReLU feeding a MaxPool) keeps its interval
             // bounds: given its operand's bounds they are already exact elementwise.
-            if options.crownIntermediates && needsCrownBounds(v, node),
+            if options.crownIntermediates && improvableByCrown[v],
                let targets = fixedTargets.map({ $0[v] }) ?? crownTargets(v, current, batch: batch, skipping: isChild),
                targets.count > 0 {
                 let size = graph.values[v].count
                 if let progress = options.progress {
                     done += 1
-                    progress("CROWN bounds of '\(graph.values[v].name)' (\(done) of at most \(crownValues)): "
+                    progress("CROWN bounds of '\(graph.values[v].name)' (\(done) of at most \(improvableByCrown.filter { $0 }.count)): "
                              + "\(targets.count) neurons, \(2 * targets.count) rows")
                 }
                 let (rows, inputCoefficients) = backwardInChunks(
@@ -328,12 +328,6 @@ public final class BoundPropagator: @unchecked Sendable {
             if let relaxation = makeRelaxation(index, sweep.bounds, batch: batch) { sweep.relaxations[v] = relaxation }
         }
         return sweep
-    }
-
-    /// Whether value `v` (the output of `node`) is a pre-activation whose interval bounds
-    /// CROWN can improve.
-    private func needsCrownBounds(_ v: ValueID, _ node: Graph.Node) -> Bool {
-        isPreActivation[v] && !intervalsExact[v] && node.operation.isAffine
     }
 
     /// Tightens each child box's bounds of one value with its parent's CROWN rows,

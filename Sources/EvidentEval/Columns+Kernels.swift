@@ -126,4 +126,36 @@ extension ConvolutionKernels {
         }
         return out
     }
+
+    /// The input elements a convolution reads for the outputs flagged in `outputMask`: all
+    /// channels of every position in the window of a flagged output position.
+    public static func inputMask(_ conv: Convolution, outputMask: [Bool], inputShape: [Int]) -> [Bool] {
+        let geo = Geometry(conv, images: inputShape[0], inputShape: inputShape)
+        let (images, c, h, w) = (geo.images, geo.channels, geo.height, geo.width)
+        let (m, oh, ow) = (geo.outChannels, geo.outHeight, geo.outWidth)
+        let (kh, kw, sh, sw, dh, dw, pt, pl) = geo.windowParameters
+        precondition(outputMask.count == images * m * oh * ow, "ConvolutionKernels.inputMask: mask size mismatch")
+        var positions = [Bool](repeating: false, count: images * h * w)
+        for image in 0..<images {
+            for oy in 0..<oh {
+                for ox in 0..<ow where (0..<m).contains(where: { outputMask[((image * m + $0) * oh + oy) * ow + ox] }) {
+                    for ky in 0..<kh {
+                        let y = oy * sh - pt + ky * dh
+                        guard y >= 0 && y < h else { continue }
+                        for kx in 0..<kw {
+                            let x = ox * sw - pl + kx * dw
+                            if x >= 0 && x < w { positions[(image * h + y) * w + x] = true }
+                        }
+                    }
+                }
+            }
+        }
+        var mask = [Bool](repeating: false, count: images * c * h * w)
+        for image in 0..<images {
+            for channel in 0..<c {
+                for q in 0..<(h * w) where positions[image * h * w + q] { mask[(image * c + channel) * h * w + q] = true }
+            }
+        }
+        return mask
+    }
 }

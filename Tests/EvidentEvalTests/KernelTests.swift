@@ -120,6 +120,15 @@ struct KernelTests {
                     for e in needed.indices where needed[e] {
                         #expect(masked[(e * n)..<((e + 1) * n)].elementsEqual(result[(e * n)..<((e + 1) * n)]), "\(node.name): element \(e)")
                     }
+                    // The flagged outputs read only the input elements of `inputMask`.
+                    let reads = ConvolutionKernels.inputMask(conv, outputMask: needed, inputShape: shapes[0])
+                    let cropped = columns[0].enumerated().map { reads[$0.offset / n] ? $0.element : 0 }
+                    let fromCropped = Kernels.forwardColumns(node.operation, operands: [cropped], count: n, shapes: shapes,
+                                                             outputShape: outShape, needed: needed)
+                    for e in needed.indices where needed[e] {
+                        #expect(fromCropped[(e * n)..<((e + 1) * n)].elementsEqual(result[(e * n)..<((e + 1) * n)]),
+                                "\(node.name): element \(e) reads outside the input mask")
+                    }
                 }
                 checked += 1
             }
