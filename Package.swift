@@ -12,26 +12,45 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         // Pinned exactly: Sources/EvidentONNX/Generated was produced with this version's protoc-gen-swift.
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+        // SHA-256 of the files a certificate binds.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // Exact rational arithmetic in the tests of the sound arithmetic.
+        .package(url: "https://github.com/attaswift/BigInt", from: "6.0.1"),
     ],
     targets: [
         // C libraries, each behind one small Swift wrapper.
         .systemLibrary(name: "CGLPK", path: "Sources/CGLPK", providers: [.apt(["libglpk-dev"])]),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // The pipeline, one module per concern.
+        .target(name: "EvidentIO", dependencies: ["CZlib", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "EvidentSoundArithmetic"),
         .target(name: "EvidentIR"),
         .target(name: "EvidentONNX",
-                dependencies: ["EvidentIR", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                dependencies: ["EvidentIR", "EvidentIO", "EvidentSoundArithmetic",
+                               .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 exclude: ["Generated/README.md"]),
-        .target(name: "EvidentNNet", dependencies: ["EvidentIR"]),
-        .target(name: "EvidentVNNLib"),
+        .target(name: "EvidentNNet", dependencies: ["EvidentIR", "EvidentIO"]),
+        .target(name: "EvidentVNNLib", dependencies: ["EvidentIO", "EvidentSoundArithmetic"]),
         .target(name: "EvidentEval", dependencies: ["EvidentIR", "COpenBLAS"]),
-        .target(name: "EvidentLP", dependencies: ["CGLPK"]),
+        .target(name: "EvidentLP", dependencies: ["CGLPK", "EvidentIR"]),
         .target(name: "EvidentBounds", dependencies: ["EvidentIR", "EvidentEval"]),
+        // The proof format, shared by the verifier (writes) and the checker (reads).
+        .target(name: "EvidentCertificate"),
+        // The trusted kernel: imports nothing that searches for proofs.
+        .target(name: "EvidentChecker",
+                dependencies: ["EvidentIR", "EvidentONNX", "EvidentNNet", "EvidentVNNLib", "EvidentIO",
+                               "EvidentSoundArithmetic", "EvidentCertificate", "COpenBLAS"]),
+        // Search: attacks, incomplete verification, LP refinement, branch and bound, verdicts.
+        .target(name: "EvidentVerification",
+                dependencies: ["EvidentIR", "EvidentVNNLib", "EvidentEval", "EvidentBounds", "EvidentLP",
+                               "EvidentCertificate", "EvidentChecker"]),
         .target(name: "Evident",
-                dependencies: ["EvidentIR", "EvidentONNX", "EvidentNNet", "EvidentVNNLib", "EvidentEval", "EvidentLP",
-                              "EvidentBounds"]),
+                dependencies: ["EvidentIR", "EvidentIO", "EvidentONNX", "EvidentNNet", "EvidentVNNLib", "EvidentEval",
+                               "EvidentLP", "EvidentBounds", "EvidentCertificate", "EvidentChecker",
+                               "EvidentVerification"]),
         .executableTarget(name: "EvidentCLI",
                           dependencies: ["Evident", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "EvidentBenchmarks", dependencies: ["Evident", "EvidentTestSupport"]),
@@ -45,7 +64,14 @@ let package = Package(
         .testTarget(name: "EvidentVNNLibTests", dependencies: ["EvidentTestSupport", "EvidentVNNLib"]),
         .testTarget(name: "EvidentEvalTests", dependencies: ["EvidentTestSupport", "Evident"], exclude: ["Fixtures"]),
         .testTarget(name: "EvidentBoundsTests", dependencies: ["EvidentTestSupport", "Evident"], exclude: ["Fixtures"]),
-        .testTarget(name: "EvidentLPTests", dependencies: ["EvidentTestSupport", "EvidentLP"]),
+        .testTarget(name: "EvidentLPTests", dependencies: ["EvidentTestSupport", "EvidentLP", "Evident"]),
+        .testTarget(name: "EvidentIOTests", dependencies: ["EvidentTestSupport", "EvidentIO"]),
+        .testTarget(name: "EvidentSoundArithmeticTests",
+                    dependencies: ["EvidentTestSupport", "EvidentSoundArithmetic", .product(name: "BigInt", package: "BigInt")]),
+        .testTarget(name: "EvidentCertificateTests", dependencies: ["EvidentTestSupport", "EvidentCertificate"]),
+        .testTarget(name: "EvidentCheckerTests",
+                    dependencies: ["EvidentTestSupport", "Evident", .product(name: "BigInt", package: "BigInt")]),
+        .testTarget(name: "EvidentVerificationTests", dependencies: ["EvidentTestSupport", "Evident"]),
         .testTarget(name: "EvidentCLITests", dependencies: ["EvidentTestSupport", "Evident"]),
     ],
     swiftLanguageModes: [.v5]

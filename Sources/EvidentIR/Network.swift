@@ -14,6 +14,11 @@ public struct Network: Sendable {
     /// Names of the graph input and output in the source file.
     public var inputName: String
     public var outputName: String
+    /// For nodes whose constants the loader computed (and rounded) from stored parameters,
+    /// keyed by node index: bounds on each constant's rounding error. Empty when every
+    /// constant of the graph is a stored number (or a constant subgraph ONNX itself
+    /// evaluates in float). The certificate checker charges these errors.
+    public var constantRadii: [Int: ConstantRadius] = [:]
 
     public init(graph: Graph, source: String, format: String, sourceOperatorCounts: [String: Int],
                 parameterCount: Int, inputName: String? = nil, outputName: String? = nil) {
@@ -24,5 +29,20 @@ public struct Network: Sendable {
         self.parameterCount = parameterCount
         self.inputName = inputName ?? graph.values[graph.input].name
         self.outputName = outputName ?? graph.values[graph.output].name
+    }
+}
+
+/// Bounds on the rounding error of the constants of one node's operation, each `≥ 0`, in the
+/// layout of the constants they bound: for ``GraphOperation/channelAffine(scale:shift:)`` one
+/// entry per channel in `coefficients` (scale) and `offsets` (shift); for
+/// ``GraphOperation/linear(_:)`` one per weight (row-major, like `weight`) and one per bias.
+/// The exact constant `c` of the stored network satisfies `|c − held| ≤ radius` elementwise.
+public struct ConstantRadius: Sendable, Equatable {
+    public var coefficients: [Double]
+    public var offsets: [Double]
+
+    public init(coefficients: [Double], offsets: [Double]) {
+        self.coefficients = coefficients
+        self.offsets = offsets
     }
 }

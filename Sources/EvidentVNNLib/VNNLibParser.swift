@@ -1,4 +1,5 @@
 import Foundation
+import EvidentSoundArithmetic
 
 /// Reads VNN-LIB properties (the SMT-LIB subset used by VNN-COMP) into ``Property``.
 ///

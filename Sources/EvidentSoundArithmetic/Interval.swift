@@ -1,25 +1,35 @@
-// Outward-rounded constant arithmetic for the rare files that combine constants
-// (`(+ Y_0 0.1 0.2)`, `(* 3 X_0)`): bounds derived from them contain the exact value.
+// Sound arithmetic shared by the property parser and the certificate checker: directed
+// rounding of single operations without changing the hardware rounding mode (error-free
+// transformations: TwoSum, FMA residuals), and closed intervals built on them.
 
-/// A closed interval of reals containing the exact value of a constant
-/// expression; a point when every operation so far was exact. Each operation
-/// rounds to nearest and then widens by one ulp on the side where the error
-/// term (TwoSum for sums, FMA for products) shows the exact value lies.
-struct Interval {
-    var lo: Double
-    var hi: Double
+/// A closed interval of reals containing an exact value; a point when every operation so
+/// far was exact. Each operation rounds to nearest and then widens by one ulp on the side
+/// where the error term (TwoSum for sums, FMA for products) shows the exact value lies.
+public struct Interval: Equatable, Sendable {
+    public var lo: Double
+    public var hi: Double
 
-    static func point(_ value: Double) -> Interval { Interval(lo: value, hi: value) }
-    static let zero = Interval.point(0)
-    static let one = Interval.point(1)
+    public init(lo: Double, hi: Double) {
+        self.lo = lo
+        self.hi = hi
+    }
 
-    static prefix func - (a: Interval) -> Interval { Interval(lo: -a.hi, hi: -a.lo) }
+    public static func point(_ value: Double) -> Interval { Interval(lo: value, hi: value) }
+    public static let zero = Interval.point(0)
+    public static let one = Interval.point(1)
 
-    static func + (a: Interval, b: Interval) -> Interval {
+    /// Whether the interval is a single number.
+    public var isPoint: Bool { lo == hi }
+
+    public static prefix func - (a: Interval) -> Interval { Interval(lo: -a.hi, hi: -a.lo) }
+
+    public static func + (a: Interval, b: Interval) -> Interval {
         Interval(lo: roundedSum(a.lo, b.lo, upward: false), hi: roundedSum(a.hi, b.hi, upward: true))
     }
 
-    static func * (a: Interval, b: Interval) -> Interval {
+    public static func - (a: Interval, b: Interval) -> Interval { a + (-b) }
+
+    public static func * (a: Interval, b: Interval) -> Interval {
         if a.lo == a.hi && b.lo == b.hi {
             return Interval(lo: roundedProduct(a.lo, b.lo, upward: false), hi: roundedProduct(a.lo, b.lo, upward: true))
         }
@@ -30,7 +40,7 @@ struct Interval {
 }
 
 /// `a + b` rounded up or down (exact error term by Knuth's TwoSum).
-func roundedSum(_ a: Double, _ b: Double, upward: Bool) -> Double {
+public func roundedSum(_ a: Double, _ b: Double, upward: Bool) -> Double {
     let sum = a + b
     guard sum.isFinite else { return sum }
     let bVirtual = sum - a
@@ -41,7 +51,7 @@ func roundedSum(_ a: Double, _ b: Double, upward: Bool) -> Double {
 }
 
 /// `a · b` rounded up or down (error term by fused multiply-add).
-func roundedProduct(_ a: Double, _ b: Double, upward: Bool) -> Double {
+public func roundedProduct(_ a: Double, _ b: Double, upward: Bool) -> Double {
     let product = a * b
     guard product.isFinite else { return product }
     let error = a.multipliedFullWidthError(b, product)  // exact: a · b = product + error
@@ -51,7 +61,7 @@ func roundedProduct(_ a: Double, _ b: Double, upward: Bool) -> Double {
 
 /// `n / d` rounded up or down (`d ≠ 0`); the residual `q·d - n` computed by
 /// fused multiply-add tells on which side of the exact quotient `q` lies.
-func roundedQuotient(_ n: Double, _ d: Double, upward: Bool) -> Double {
+public func roundedQuotient(_ n: Double, _ d: Double, upward: Bool) -> Double {
     let quotient = n / d
     guard quotient.isFinite else { return quotient }
     let residual = quotient.multipliedFullWidthError(d, n)
@@ -64,7 +74,7 @@ func roundedQuotient(_ n: Double, _ d: Double, upward: Bool) -> Double {
 extension Double {
     /// `self · other - reference`, with a single rounding (fused multiply-add).
     @inline(__always)
-    func multipliedFullWidthError(_ other: Double, _ reference: Double) -> Double {
+    public func multipliedFullWidthError(_ other: Double, _ reference: Double) -> Double {
         (-reference).addingProduct(self, other)
     }
 }

@@ -1,0 +1,1 @@
+// Verification: attacks, incomplete verification, LP refinement, branch and bound, verdicts.
