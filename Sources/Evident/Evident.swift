@@ -6,3 +6,7 @@
 @_exported import EvidentEval
 @_exported import EvidentLP
 @_exported import EvidentBounds
+@_exported import EvidentIO
+@_exported import EvidentCertificate
+@_exported import EvidentChecker
+@_exported import EvidentVerification

@@ -3,6 +3,7 @@ import EvidentIR
 import EvidentONNX
 import EvidentNNet
 import EvidentVNNLib
+import EvidentEval
 
 /// Errors of the library's front door (file-type dispatch and plain input files).
 public enum EvidentError: Error, LocalizedError, Equatable {
@@ -88,4 +89,10 @@ public func readInputVector(path: String, expectedCount: Int? = nil) throws -> [
         throw EvidentError.inputCount(file: path, expected: expectedCount, got: values.count)
     }
     return values
+}
+
+/// Applies the process-wide settings of the numeric kernels (OpenBLAS single-threaded, heap
+/// settings); executables call it once at start, before any other thread runs.
+public func configureProcess() {
+    ProcessSettings.configure()
 }

@@ -76,6 +76,17 @@ struct BackwardPass {
     let singleBox: Int?
     /// The precision of the coefficient matrices.
     var precision = BoundPrecision.float64
+    /// β-CROWN terms: per pre-activation value, coefficients added to single elements of
+    /// single rows when the pass reaches that value (`row` counts from ``slopeOffset``, like
+    /// slope columns), before it continues past the value's producer.
+    var betaTerms: [ValueID: [BetaTerm]] = [:]
+
+    /// One split multiplier's contribution `coefficient · ẑ[element]` to row `row`.
+    struct BetaTerm {
+        var row: Int
+        var element: Int
+        var coefficient: Double
+    }
 
     struct Output {
         /// Lower bound per row.
@@ -119,6 +130,9 @@ struct BackwardPass {
         if let last = propagator.producers[target] {
             for index in stride(from: last, through: 0, by: -1) {
                 let node = graph.nodes[index]
+                if let terms = betaTerms[node.output] {
+                    addBetaTerms(terms, to: &coefficients[node.output], size: graph.values[node.output].count)
+                }
                 guard let incoming = coefficients[node.output] else { continue }
                 // Take the matrix out so it is uniquely referenced and steps can work in place.
                 coefficients[node.output] = nil
@@ -191,7 +205,10 @@ struct BackwardPass {
             for r in 0..<rows {
                 let e = element[r], k = rowBox[r] * size + e, c = v[r]
                 if c >= 0 {
-                    v[r] = c * S(rowSlopes?[e * stride + slopeOffset + r] ?? relaxation.lowerSlope[k])
+                    // Slopes only act on unstable neurons; stable ones are exact.
+                    let slope = relaxation.unstable[k] ? (rowSlopes?[e * stride + slopeOffset + r] ?? relaxation.lowerSlope[k])
+                        : relaxation.lowerSlope[k]
+                    v[r] = c * S(slope)
                 } else {
                     v[r] = c * S(relaxation.upperSlope[k])
                     constant[r] += Double(c) * relaxation.upperIntercept[k]
@@ -252,6 +269,17 @@ struct BackwardPass {
         default:
             return nil
         }
+    }
+
+    /// Adds the β terms of this pass's rows to the coefficients on one value.
+    private func addBetaTerms<S: BLASScalar>(_ terms: [BetaTerm], to slot: inout Coefficients<S>?, size: Int) {
+        let rows = rowBox.count
+        let local = terms.filter { $0.row >= slopeOffset && $0.row < slopeOffset + rows }
+        guard !local.isEmpty else { return }
+        var a = slot?.densified(size: size, rows: rows) ?? [S](repeating: 0, count: size * rows)
+        slot = nil
+        for term in local { a[term.element * rows + term.row - slopeOffset] += S(term.coefficient) }
+        slot = .dense(a)
     }
 
     /// `constant[r] += Σ_e Λ[e, r] · offset[e]`.
@@ -368,7 +396,9 @@ struct BackwardPass {
                                         let c = block[r]
                                         if c == 0 { continue }
                                         let index = rowBox[r] * size + j
-                                        if c > 0 {
+                                        if !relaxation.unstable[index] {
+                                            if ls[index] == 0 { block[r] = 0 }
+                                        } else if c > 0 {
                                             block[r] = c * S(rowSlopes != nil ? alphas[j * stride + offset + r] : ls[index])
                                         } else {
                                             block[r] = c * S(us[index])

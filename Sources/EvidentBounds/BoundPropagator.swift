@@ -121,12 +121,10 @@ public final class BoundPropagator: @unchecked Sendable {
 
     /// Prepares bound computations on `graph`.
     ///
-    /// OpenBLAS is switched to one thread, process-wide and for good: the propagator
-    /// parallelises over chunks of specification rows itself, and many of its products are
-    /// too small for OpenBLAS's own threads to pay off. (Switching back and forth around
-    /// each call costs more: OpenBLAS's idle threads then spin against the propagator's.)
+    /// The propagator parallelises over chunks of specification rows itself and expects
+    /// OpenBLAS to run single-threaded: executables call `ProcessSettings.configure()` once at
+    /// start (see `EvidentEval`); without it results are the same, only slower.
     public init(graph: Graph) {
-        Self.processSetUp
         self.graph = graph
         absoluteParts = graph.nodes.map { IntervalArithmetic.absoluteLinearPart($0.operation) }
         offsets = graph.nodes.map { node in
@@ -165,18 +163,6 @@ public final class BoundPropagator: @unchecked Sendable {
         for node in graph.nodes where node.operation.isAffine { improvable[node.output] = pre[node.output] && !exact[node.output] }
         improvableByCrown = improvable
     }
-
-    /// Done once per process (OpenBLAS's thread count must not change while other threads
-    /// are inside BLAS calls, so it is never set again): OpenBLAS single-threaded, and large
-    /// allocations kept in the heap. Coefficient matrices of megabytes are allocated and
-    /// freed at every step; glibc would map and unmap each one (page faults dominate then).
-    private static let processSetUp: Void = {
-        BLAS.threadCount = 1
-        #if os(Linux)
-        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 1 << 30)
-        _ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, 1 << 30)
-        #endif
-    }()
 
     var inputSize: Int { graph.values[graph.input].count }
     var outputSize: Int { graph.values[graph.output].count }
@@ -285,10 +271,28 @@ public final class BoundPropagator: @unchecked Sendable {
                            fixedTargets: [ValueID: CrownTargets]? = nil,
                            slopes: [ValueID: [ValueID: [Double]]] = [:],
                            previous: [IntervalBounds?]? = nil,
-                           parents: [Int?] = []) -> IntermediateSweep {
+                           parents: [Int?] = [],
+                           splits: [[NeuronSplit]] = []) -> IntermediateSweep {
         var sweep = IntermediateSweep(bounds: [IntervalBounds?](repeating: nil, count: graph.values.count),
                                       relaxations: [:], targets: [:], rowBounds: [:])
         sweep.bounds[graph.input] = box
+        // Split constraints clip their pre-activation's bounds (box b, neuron, active).
+        var clips = [ValueID: [(box: Int, neuron: Int, active: Bool)]]()
+        if !splits.isEmpty {
+            let preActivation = Dictionary(graph.nodes.filter { $0.operation == .relu }.map { ($0.output, $0.inputs[0]) },
+                                           uniquingKeysWith: { a, _ in a })
+            for (b, list) in splits.enumerated() {
+                for split in list { clips[preActivation[split.relu]!, default: []].append((b, split.neuron, split.active)) }
+            }
+        }
+        func clip(_ v: ValueID, _ bounds: inout IntervalBounds) {
+            guard let list = clips[v] else { return }
+            let size = graph.values[v].count
+            for c in list {
+                let i = c.box * size + c.neuron
+                if c.active { bounds.lower[i] = max(bounds.lower[i], 0) } else { bounds.upper[i] = min(bounds.upper[i], 0) }
+            }
+        }
         let children = parents.enumerated().compactMap { $0.element == nil ? nil : $0.offset }
         let isChild = Set(children)
         var done = 0
@@ -296,6 +300,7 @@ public final class BoundPropagator: @unchecked Sendable {
             var current = propagateInterval(index, sweep.bounds, batch: batch)
             let v = node.output
             if let old = previous?[v] { current = current.intersected(with: old) }
+            clip(v, &current)
             // A ReLU or MaxPool output (e.g. a ReLU feeding a MaxPool) keeps its interval
             // bounds: given its operand's bounds they are already exact elementwise.
             if options.crownIntermediates && improvableByCrown[v],
@@ -323,6 +328,7 @@ public final class BoundPropagator: @unchecked Sendable {
                 }
                 sweep.targets[v] = targets
                 sweep.rowBounds[v] = rows
+                clip(v, &current)
             }
             sweep.bounds[v] = current
             if let relaxation = makeRelaxation(index, sweep.bounds, batch: batch) { sweep.relaxations[v] = relaxation }
@@ -534,11 +540,6 @@ public final class BoundPropagator: @unchecked Sendable {
     }
 }
 
-#if os(Linux)
-/// glibc's `mallopt` (declared in `malloc.h`, which the Glibc module does not export).
-@_silgen_name("mallopt")
-private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
-#endif
 
 /// The columns `indices` of an element-major matrix with `rows` columns.
 func columns(_ matrix: [Double], rows: Int, _ indices: [Int]) -> [Double] {

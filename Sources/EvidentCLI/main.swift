@@ -12,7 +12,7 @@ struct EvidentCommand: ParsableCommand {
         Every number Evident prints about a network is computed in Float64 from the weights \
         stored in the file. Run `evident help SUBCOMMAND` for details of each command.
         """,
-        subcommands: [Info.self, Eval.self, Bounds.self])
+        subcommands: [Info.self, Eval.self, Bounds.self, Verify.self])
 }
 
 /// Options shared by every subcommand.
@@ -49,4 +49,5 @@ func printJSON<T: Encodable>(_ value: T) throws {
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 
+configureProcess()
 EvidentCommand.main()

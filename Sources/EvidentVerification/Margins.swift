@@ -2,6 +2,7 @@ import Foundation
 import EvidentIR
 import EvidentVNNLib
 import EvidentBounds
+import EvidentEval
 
 /// Certified margins of a property's unsafe clauses, as `evident bounds` reports them.
 public struct MarginReport: Sendable {

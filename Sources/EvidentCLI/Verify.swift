@@ -1,0 +1,149 @@
+import ArgumentParser
+import Evident
+import Foundation
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Decide a property: sat (with a witness), unsat (with a checked proof), unknown or timeout.",
+        discussion: """
+        Runs a PGD attack, then CROWN and alpha-CROWN on every input region, then branch and \
+        bound (input splitting when at most 12 inputs vary, ReLU splitting with beta multipliers \
+        otherwise). An unsat answer is printed only after the independent checker accepted its \
+        certificate, and a sat answer only after the checker confirmed the witness with sound \
+        arithmetic; otherwise the answer is unknown with the reason.
+        The first line of standard output is the verdict word; the lines after it say which \
+        method settled it, the margin, the subdomains visited and the time.
+        Exit codes: 0 unsat, 10 sat, 20 unknown, 30 timeout, 2 error (bad input).
+        --results writes the VNN-COMP results file (the verdict word, and for sat the witness \
+        ((X_0 v) ... (Y_0 w) ...)); --witness writes the witness alone in the same form; \
+        --certificate writes the proof or witness certificate (evident check validates it).
+        JSON keys: verdict, method, reason, margin, subdomains, seconds, checkSeconds, witness \
+        ({input, output}), certificate (the path written, if any), certificateBytes.
+        """)
+
+    @Argument(help: "The network (.onnx or .nnet, optionally .gz).")
+    var model: String
+
+    @Argument(help: "The property (.vnnlib, optionally .gz).")
+    var property: String
+
+    @Option(help: "Time limit in seconds for the whole run.")
+    var timeout: Double = 300
+
+    @Option(help: "Write the VNN-COMP results file here.")
+    var results: String?
+
+    @Option(help: "Write the counterexample (sat only) here, in VNN-COMP form.")
+    var witness: String?
+
+    @Option(help: "Write the certificate (unsat proof or sat witness) here.")
+    var certificate: String?
+
+    @Flag(help: "Report progress on standard error.")
+    var progress = false
+
+    @OptionGroup var output: OutputOptions
+
+    struct WitnessJSON: Encodable {
+        var input: [Double]
+        var output: [Double]
+    }
+
+    struct Result: Encodable {
+        var verdict: String
+        var method: String
+        var reason: String?
+        var margin: Double?
+        var subdomains: Int
+        var seconds: Double
+        var checkSeconds: Double
+        var witness: WitnessJSON?
+        var certificate: String?
+        var certificateBytes: Int?
+    }
+
+    func run() throws {
+        var verdict = Verdict.unknown
+        try reportingErrors {
+            guard timeout > 0 && timeout.isFinite else { throw UsageError("--timeout must be a positive number of seconds") }
+            let network = try loadNetwork(path: model)
+            let spec = try loadProperty(path: property, for: network)
+            let modelBinding = FileBinding(path: model, sha256: try InputFile.contentDigest(path: model))
+            let propertyBinding = FileBinding(path: property, sha256: try InputFile.contentDigest(path: property))
+            let settings = VerifierSettings(timeout: timeout, progress: progressReporter(always: progress))
+            let outcome = Verifier(network: network, property: spec, modelBinding: modelBinding,
+                                   propertyBinding: propertyBinding, settings: settings).run()
+            verdict = outcome.verdict
+            var written: (path: String, bytes: Int)? = nil
+            if let certificatePath = certificate, var proof = outcome.certificate, outcome.verdict == .sat || outcome.verdict == .unsat {
+                let folder = (certificatePath as NSString).deletingLastPathComponent
+                proof.model.path = relativePath(of: model, from: folder)
+                proof.property?.path = relativePath(of: property, from: folder)
+                try proof.write(to: certificatePath)
+                written = (certificatePath, proof.encoded().count)
+            }
+            let counterexample = outcome.verdict == .sat ? outcome.counterexample : nil
+            if let results {
+                try write(vnncompResults(outcome.verdict, counterexample), to: results)
+            }
+            if let witness, let counterexample {
+                try write(vnncompWitness(counterexample), to: witness)
+            }
+            if output.json {
+                return try printJSON(Result(verdict: outcome.verdict.rawValue, method: outcome.method, reason: outcome.reason,
+                                            margin: outcome.margin.flatMap { $0.isFinite ? $0 : nil },
+                                            subdomains: outcome.subdomains, seconds: outcome.seconds,
+                                            checkSeconds: outcome.checkSeconds,
+                                            witness: counterexample.map { WitnessJSON(input: $0.input, output: $0.outputs) },
+                                            certificate: written?.path, certificateBytes: written?.bytes))
+            }
+            print(outcome.verdict.rawValue)
+            switch outcome.verdict {
+            case .unsat:
+                print("proved by \(outcome.method); certificate checked in \(String(format: "%.3f", outcome.checkSeconds)) s")
+                if let margin = outcome.margin, margin.isFinite { print("smallest root margin: \(margin)") }
+            case .sat:
+                print("counterexample found by \(outcome.method) in region \(counterexample!.region), clause \(counterexample!.clause); "
+                      + "witness confirmed by the checker")
+            case .unknown, .timeout:
+                if let reason = outcome.reason { print("reason: \(reason)") }
+                if let margin = outcome.margin, margin.isFinite { print("worst open margin: \(margin)") }
+            }
+            print("subdomains: \(outcome.subdomains), time: \(String(format: "%.3f", outcome.seconds)) s")
+            if let written { print("certificate: \(written.path) (\(written.bytes) bytes)") }
+        }
+        throw ExitCode(verdict.exitCode)
+    }
+
+    func write(_ text: String, to path: String) throws {
+        do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
+            throw EvidentError.unreadable(file: path, reason: "cannot be written: \(error.localizedDescription)")
+        }
+    }
+}
+
+/// The VNN-COMP results file: the verdict word, and for sat the witness.
+func vnncompResults(_ verdict: Verdict, _ counterexample: Counterexample?) -> String {
+    var text = verdict.rawValue + "\n"
+    if let counterexample { text += vnncompWitness(counterexample) }
+    return text
+}
+
+/// `((X_0 v) (X_1 v) ... (Y_0 w) ...)`, one pair per line, numbers in shortest round-trip form.
+func vnncompWitness(_ c: Counterexample) -> String {
+    let pairs = c.input.enumerated().map { "(X_\($0.offset) \($0.element))" } + c.outputs.enumerated().map { "(Y_\($0.offset) \($0.element))" }
+    return "(" + pairs.joined(separator: "\n") + ")\n"
+}
+
+/// `file` relative to `directory` when both are on the same tree, else absolute.
+func relativePath(of file: String, from directory: String) -> String {
+    let fileURL = URL(fileURLWithPath: file).standardizedFileURL.resolvingSymlinksInPath()
+    let folderURL = URL(fileURLWithPath: directory.isEmpty ? "." : directory, isDirectory: true).standardizedFileURL
+        .resolvingSymlinksInPath()
+    let target = fileURL.pathComponents, base = folderURL.pathComponents
+    var common = 0
+    while common < min(target.count, base.count) && target[common] == base[common] { common += 1 }
+    guard common > 1 else { return fileURL.path }
+    let ups = [String](repeating: "..", count: base.count - common)
+    return (ups + target[common...]).joined(separator: "/")
+}

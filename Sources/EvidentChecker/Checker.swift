@@ -1,1 +1,0 @@
-// The certificate checker (trusted kernel).

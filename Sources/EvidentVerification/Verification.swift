@@ -1,1 +1,0 @@
-// Verification: attacks, incomplete verification, LP refinement, branch and bound, verdicts.

@@ -1,0 +1,420 @@
+import Foundation
+import EvidentIR
+import EvidentVNNLib
+import EvidentEval
+import EvidentBounds
+import EvidentCertificate
+
+
+/// Settings of a verification run.
+public struct VerifierSettings: Sendable {
+    /// Wall-clock limit for the whole run, seconds.
+    public var timeout: Double
+    public var attack: AttackSettings
+    /// Adam steps of α-CROWN on the final rows at each region's root.
+    public var alphaIterations: Int
+    /// Adam steps of α,β optimisation per batch of ReLU-split subdomains.
+    public var babIterations: Int
+    /// Subdomains split per batch of ReLU-split branch and bound (each gives two children).
+    public var reluBatch: Int
+    /// Boxes bounded per batch of input-split branch and bound.
+    public var inputBatch: Int
+    /// Largest number of open subdomains kept; reaching it ends the search with `unknown`.
+    public var maxOpenDomains: Int
+    /// Input splitting is used when at most this many input coordinates have a non-zero width.
+    public var inputSplitDimensions: Int
+    /// Called with one-line progress reports (at most about once a second).
+    public var progress: (@Sendable (String) -> Void)?
+
+    public init(timeout: Double = 300, attack: AttackSettings = AttackSettings(), alphaIterations: Int = 20,
+                babIterations: Int = 8, reluBatch: Int = 64, inputBatch: Int = 256, maxOpenDomains: Int = 400_000,
+                inputSplitDimensions: Int = 12, progress: (@Sendable (String) -> Void)? = nil) {
+        self.timeout = timeout
+        self.attack = attack
+        self.alphaIterations = alphaIterations
+        self.babIterations = babIterations
+        self.reluBatch = reluBatch
+        self.inputBatch = inputBatch
+        self.maxOpenDomains = maxOpenDomains
+        self.inputSplitDimensions = inputSplitDimensions
+        self.progress = progress
+    }
+}
+
+/// Decides a property on a network: falsification first, then CROWN and α-CROWN at each
+/// region's root, then branch and bound (input splits for low-dimensional inputs, ReLU splits
+/// with β multipliers otherwise). Every `unsat` and `sat` goes through ``assemble``, the one
+/// place where a verdict is made, and only after the independent checker accepted its
+/// certificate.
+public final class Verifier: @unchecked Sendable {
+    public let network: Network
+    public let property: Property
+    public let modelBinding: FileBinding
+    public let propertyBinding: FileBinding
+    public let settings: VerifierSettings
+    let propagator: BoundPropagator
+    let attack: Attack
+    var graph: Graph { network.graph }
+    let start = DispatchTime.now().uptimeNanoseconds
+    let deadline: UInt64
+    var subdomains = 0
+    var lastProgress: UInt64 = 0
+
+    public init(network: Network, property: Property, modelBinding: FileBinding, propertyBinding: FileBinding,
+                settings: VerifierSettings = VerifierSettings()) {
+        self.network = network
+        self.property = property
+        self.modelBinding = modelBinding
+        self.propertyBinding = propertyBinding
+        self.settings = settings
+        propagator = BoundPropagator(graph: network.graph)
+        attack = Attack(graph: network.graph, property: property)
+        deadline = start + UInt64(max(0, settings.timeout) * 1e9)
+    }
+
+    var elapsed: Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+    var pastDeadline: Bool { DispatchTime.now().uptimeNanoseconds >= deadline }
+
+    func report(_ message: @autoclosure () -> String, force: Bool = false) {
+        guard let progress = settings.progress else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard force || now - lastProgress >= 1_000_000_000 else { return }
+        lastProgress = now
+        progress(message())
+    }
+
+    /// How a search over the property ended, before any verdict.
+    enum Outcome {
+        case proved(UnsatProof, method: String, margin: Double)
+        case counterexample(Counterexample, method: String)
+        case open(reason: String, timedOut: Bool, margin: Double?)
+    }
+
+    /// Runs the whole verification.
+    public func run() -> VerificationResult {
+        let outcome = search()
+        return assemble(outcome)
+    }
+
+    // MARK: - The one place a verdict is made
+
+    /// Turns a search outcome into a verdict: `unsat` only with a certificate the checker
+    /// accepted, `sat` only with a witness the checker confirmed, otherwise `unknown` or
+    /// `timeout` with the reason.
+    func assemble(_ outcome: Outcome) -> VerificationResult {
+        var result = VerificationResult(verdict: .unknown, method: "", reason: nil, margin: nil, subdomains: subdomains,
+                                        seconds: 0, checkSeconds: 0, counterexample: nil, certificate: nil, check: nil)
+        func checked(_ claim: Claim) -> (Certificate, CheckReport, Double) {
+            let certificate = Certificate(model: modelBinding, property: propertyBinding, producer: Evident.producer,
+                                          claim: claim)
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let report = Checker.check(certificate, network: network, modelDigest: modelBinding.sha256,
+                                       property: property, propertyDigest: propertyBinding.sha256, progress: nil)
+            return (certificate, report, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        switch outcome {
+        case let .proved(proof, method, margin):
+            let (certificate, report, seconds) = checked(.unsat(proof))
+            result.certificate = certificate
+            result.check = report
+            result.checkSeconds = seconds
+            result.method = method
+            result.margin = margin
+            if report.valid {
+                result.verdict = .unsat
+            } else {
+                result.reason = "the proof was found but the checker rejected it: \(report.reason ?? "no reason given")"
+            }
+        case let .counterexample(counterexample, method):
+            let witness = Witness(region: UInt32(counterexample.region), clause: UInt32(counterexample.clause),
+                                  input: counterexample.input)
+            let (certificate, report, seconds) = checked(.sat(witness))
+            result.certificate = certificate
+            result.check = report
+            result.checkSeconds = seconds
+            result.method = method
+            result.counterexample = counterexample
+            if report.valid {
+                result.verdict = .sat
+            } else {
+                result.reason = "a candidate counterexample was found but the checker did not confirm it "
+                    + "(\(report.reason ?? "no reason given")); it may lie within rounding of the unsafe set's boundary"
+            }
+        case let .open(reason, timedOut, margin):
+            result.verdict = timedOut ? .timeout : .unknown
+            result.reason = reason
+            result.margin = margin
+            result.method = "none"
+        }
+        result.subdomains = subdomains
+        result.seconds = elapsed
+        return result
+    }
+
+    // MARK: - Search
+
+    func search() -> Outcome {
+        report("attack: PGD on \(property.outputClauseCount) clauses", force: true)
+        let attackDeadline = min(deadline, start + UInt64(max(0.5, settings.timeout * 0.1) * 1e9))
+        if let found = attack.run(settings: settings.attack, deadline: attackDeadline) {
+            return .counterexample(found, method: "PGD attack")
+        }
+        var regions = [RegionProof]()
+        var methods = Set<String>()
+        var margin = Double.infinity
+        for r in property.regions.indices {
+            if pastDeadline { return .open(reason: "the time limit was reached", timedOut: true, margin: nil) }
+            switch proveRegion(r) {
+            case let .proved(proof, method, m):
+                regions.append(proof.regions[0])
+                methods.insert(method)
+                margin = min(margin, m)
+            case let other:
+                return other
+            }
+        }
+        let order = ["CROWN", "alpha-CROWN", "input-split branch and bound", "ReLU-split branch and bound (beta-CROWN)"]
+        let method = order.last { methods.contains($0) } ?? (methods.first ?? "no clauses")
+        return .proved(UnsatProof(regions: regions), method: method, margin: margin)
+    }
+
+    /// The rows of a region's specification: clause `c`'s constraint `k` is row `offset[c] + k`.
+    struct RegionRows {
+        var spec: LinearSpecification?
+        var thresholds: [Double]
+        var offset: [Int]
+
+        init(_ region: InputRegion, outputs: Int) {
+            let built = specification(of: region, outputs: outputs)
+            spec = built?.spec
+            thresholds = built?.bounds ?? []
+            var running = 0
+            offset = region.clauses.map { clause in
+                defer { running += clause.constraints.count }
+                return running
+            }
+        }
+
+        /// The specification of some rows.
+        func rows(_ indices: [Int], outputs: Int) -> LinearSpecification {
+            let c = spec!.coefficients
+            return LinearSpecification(rows: indices.count, coefficients: indices.flatMap { Array(c[($0 * outputs)..<(($0 + 1) * outputs)]) })
+        }
+    }
+
+    /// Proves one region, or finds a counterexample in it.
+    func proveRegion(_ r: Int) -> Outcome {
+        let region = property.regions[r]
+        let outputs = graph.outputShape.elementCount
+        let rows = RegionRows(region, outputs: outputs)
+        guard rows.spec != nil else {
+            // No clause with a constraint: every clause is empty (`true`) or there is none.
+            if region.clauses.isEmpty { return .proved(UnsatProof(regions: [RegionProof(trees: [])]), method: "no clauses", margin: .infinity) }
+            return .open(reason: "region \(r) has a clause without constraints, but its inner box is empty", timedOut: false, margin: nil)
+        }
+        report("region \(r): CROWN", force: true)
+        let intermediate = propagator.intermediateBounds(lower: region.lower, upper: region.upper, batch: 1)
+        subdomains += 1
+        let layout = SlopeLayout(graph: graph, bounds: intermediate)
+        var tree = TreeBuilder(layout: layout)
+        let root = tree.addNode(refresh: true)
+        var margin = Double.infinity
+        var method = "CROWN"
+
+        // CROWN on every row.
+        let allRows = Array(0..<rows.thresholds.count)
+        let crown = propagator.finalBounds(of: rows.spec!, lower: region.lower, upper: region.upper, batch: 1,
+                                           intermediate: intermediate, settings: FinalBoundSettings(iterations: 0))
+        var pending = [Int]()
+        for (c, clause) in region.clauses.enumerated() {
+            let best = (0..<clause.constraints.count).max { crown.lower[rows.offset[c] + $0] - rows.thresholds[rows.offset[c] + $0]
+                < crown.lower[rows.offset[c] + $1] - rows.thresholds[rows.offset[c] + $1] }
+            if let k = best, crown.lower[rows.offset[c] + k] > rows.thresholds[rows.offset[c] + k] {
+                tree.nodes[root].refutations.append(Refutation(clause: UInt32(c), constraint: UInt32(k)))
+                margin = min(margin, crown.lower[rows.offset[c] + k] - rows.thresholds[rows.offset[c] + k])
+            } else {
+                pending.append(c)
+            }
+        }
+        if let found = confirmCorners(crown.inputCoefficients, rows: allRows.count, lower: region.lower, upper: region.upper,
+                                      candidateRows: pending.flatMap { c in (0..<region.clauses[c].constraints.count).map { rows.offset[c] + $0 } },
+                                      region: r, clauseOfRow: { row in rows.offset.lastIndex { $0 <= row }! }) {
+            return .counterexample(found, method: "bound-corner evaluation")
+        }
+        if pending.isEmpty { return .proved(UnsatProof(regions: [RegionProof(trees: [tree.build()])]), method: method, margin: margin) }
+
+        // α-CROWN on the rows of the clauses CROWN left open.
+        var alphaMargins = [Int: (constraint: Int, margin: Double, slopes: [Float])]()
+        if settings.alphaIterations > 0 && !pastDeadline {
+            report("region \(r): alpha-CROWN on \(pending.count) clauses", force: true)
+            let pendingRows = pending.flatMap { c in (0..<region.clauses[c].constraints.count).map { rows.offset[c] + $0 } }
+            let alpha = propagator.finalBounds(of: rows.rows(pendingRows, outputs: outputs), lower: region.lower,
+                                               upper: region.upper, batch: 1, intermediate: intermediate,
+                                               settings: FinalBoundSettings(iterations: settings.alphaIterations))
+            var still = [Int]()
+            for c in pending {
+                var bestK = 0, bestMargin = -Double.infinity, bestColumn = 0
+                for k in region.clauses[c].constraints.indices {
+                    let column = pendingRows.firstIndex(of: rows.offset[c] + k)!
+                    let m = alpha.lower[column] - rows.thresholds[rows.offset[c] + k]
+                    if m > bestMargin { (bestK, bestMargin, bestColumn) = (k, m, column) }
+                }
+                if bestMargin > 0 {
+                    tree.nodes[root].refutations.append(Refutation(
+                        clause: UInt32(c), constraint: UInt32(bestK),
+                        slopes: layout.bytes(alpha.slopeBytes, rows: pendingRows.count, column: bestColumn, defaults: intermediate)))
+                    margin = min(margin, bestMargin)
+                    method = "alpha-CROWN"
+                } else {
+                    still.append(c)
+                    alphaMargins[c] = (bestK, bestMargin, layout.compact(alpha.slopes, rows: pendingRows.count, column: bestColumn))
+                }
+            }
+            pending = still
+            if let found = confirmCorners(alpha.inputCoefficients, rows: pendingRows.count, lower: region.lower, upper: region.upper,
+                                          candidateRows: Array(0..<pendingRows.count), region: r,
+                                          clauseOfRow: { column in rows.offset.lastIndex { $0 <= pendingRows[column] }! }) {
+                return .counterexample(found, method: "bound-corner evaluation")
+            }
+        }
+        if pending.isEmpty { return .proved(UnsatProof(regions: [RegionProof(trees: [tree.build()])]), method: method, margin: margin) }
+        if pastDeadline { return .open(reason: "the time limit was reached", timedOut: true, margin: nil) }
+
+        // Branch and bound.
+        let wide = zip(region.lower, region.upper).filter { $0 < $1 }.count
+        if wide <= settings.inputSplitDimensions {
+            let outcome = inputSplit(region: r, rows: rows, pending: pending, tree: &tree, root: root)
+            if case .proved = outcome {
+                return .proved(UnsatProof(regions: [RegionProof(trees: [tree.build()])]), method: "input-split branch and bound",
+                               margin: margin)
+            }
+            return outcome
+        }
+        var trees = [tree.build()]
+        // Hardest clause first: a counterexample is likeliest there.
+        for c in pending.sorted(by: { (alphaMargins[$0]?.margin ?? 0) < (alphaMargins[$1]?.margin ?? 0) }) {
+            let start = alphaMargins[c] ?? (0, -Double.infinity, [])
+            switch reluSplit(region: r, clause: c, constraint: start.constraint, rows: rows, intermediate: intermediate,
+                             layout: layout, rootSlopes: start.slopes, rootMargin: start.margin) {
+            case .proved(let proof, _, _):
+                trees += proof.regions[0].trees
+            case let other:
+                return other
+            }
+        }
+        return .proved(UnsatProof(regions: [RegionProof(trees: trees)]), method: "ReLU-split branch and bound (beta-CROWN)",
+                       margin: margin)
+    }
+
+    /// Evaluates the minimising corners of some rows' linear bounds as candidate counterexamples.
+    func confirmCorners(_ inputCoefficients: [Double], rows: Int, lower: [Double], upper: [Double], candidateRows: [Int],
+                        region: Int, clauseOfRow: (Int) -> Int, boxOfRow: (Int) -> Int = { _ in 0 }) -> Counterexample? {
+        guard !candidateRows.isEmpty, !inputCoefficients.isEmpty else { return nil }
+        let n = graph.values[graph.input].count
+        var byClause = [Int: [[Double]]]()
+        for row in candidateRows {
+            let b = boxOfRow(row)
+            var x = [Double](repeating: 0, count: n)
+            for i in 0..<n { x[i] = inputCoefficients[i * rows + row] >= 0 ? lower[b * n + i] : upper[b * n + i] }
+            byClause[clauseOfRow(row), default: []].append(x)
+        }
+        for (clause, candidates) in byClause.sorted(by: { $0.key < $1.key }) {
+            if let found = attack.confirm(candidates: candidates, region: region, clause: clause) { return found }
+        }
+        return nil
+    }
+}
+
+/// The producer string written into certificates.
+public enum Evident {
+    public static let producer = "evident 0.5"
+}
+
+// MARK: - Proof trees
+
+/// The neurons whose slopes a tree's refutations set: every neuron unstable under the root's
+/// intermediate bounds (a subdomain's unstable neurons are among them).
+struct SlopeLayout {
+    var layers: [(relu: ValueID, pre: ValueID, name: String, neurons: [Int])]
+    var count: Int { layers.reduce(0) { $0 + $1.neurons.count } }
+
+    init(graph: Graph, bounds: [IntervalBounds?]) {
+        layers = []
+        for node in graph.nodes where node.operation == .relu {
+            guard let b = bounds[node.inputs[0]] else { continue }
+            let neurons = (0..<graph.values[node.inputs[0]].count).filter { b.lower[$0] < 0 && b.upper[$0] > 0 }
+            if !neurons.isEmpty { layers.append((node.output, node.inputs[0], graph.values[node.output].name, neurons)) }
+        }
+    }
+
+    var slopeLayers: [SlopeLayer] { layers.map { SlopeLayer(relu: $0.name, neurons: $0.neurons.map(UInt32.init)) } }
+
+    /// One row's slope bytes over the listed neurons, or `nil` when every one is the default
+    /// slope under `defaults` (box 0: `1` where `u > −l`, else `0`), so the refutation needs none.
+    func bytes(_ all: [ValueID: [UInt8]], rows: Int, column: Int, defaults: [IntervalBounds?]) -> [UInt8]? {
+        var out = [UInt8]()
+        out.reserveCapacity(count)
+        var allDefault = true
+        for layer in layers {
+            let values = all[layer.relu]
+            let bounds = defaults[layer.pre]
+            for j in layer.neurons {
+                let fallback: UInt8 = (bounds.map { $0.upper[j] > -$0.lower[j] } ?? false) ? 255 : 0
+                let q = values?[j * rows + column] ?? fallback
+                out.append(q)
+                if q != fallback { allDefault = false }
+            }
+        }
+        return allDefault ? nil : out
+    }
+
+    /// One row's continuous slopes over the listed neurons.
+    func compact(_ all: [ValueID: [Double]], rows: Int, column: Int) -> [Float] {
+        var out = [Float]()
+        out.reserveCapacity(count)
+        for layer in layers {
+            let values = all[layer.relu]
+            for j in layer.neurons { out.append(Float(values?[j * rows + column] ?? 0)) }
+        }
+        return out
+    }
+
+    /// Full slope matrices (`size × rows`) from one compact vector per row (zeros elsewhere:
+    /// those neurons are stable in every subdomain, where slopes are ignored).
+    func expand(_ compacts: [[Float]], graph: Graph) -> [ValueID: [Double]] {
+        let rows = compacts.count
+        var result = [ValueID: [Double]]()
+        var offset = 0
+        for layer in layers {
+            var a = [Double](repeating: 0, count: graph.values[layer.relu].count * rows)
+            for (k, j) in layer.neurons.enumerated() {
+                for r in 0..<rows where !compacts[r].isEmpty { a[j * rows + r] = Double(compacts[r][offset + k]) }
+            }
+            result[layer.relu] = a
+            offset += layer.neurons.count
+        }
+        return result
+    }
+}
+
+/// Builds one proof tree node by node.
+struct TreeBuilder {
+    let layout: SlopeLayout
+    var nodes: [ProofNode] = []
+
+    init(layout: SlopeLayout) { self.layout = layout }
+
+    mutating func addNode(refresh: Bool) -> Int {
+        nodes.append(ProofNode(refresh: refresh))
+        return nodes.count - 1
+    }
+
+    /// Splits `parent`; returns the low and high children.
+    mutating func branch(_ parent: Int, _ split: Split, refresh: Bool) -> (low: Int, high: Int) {
+        let low = addNode(refresh: refresh), high = addNode(refresh: refresh)
+        nodes[parent].branch = Branch(split: split, low: UInt32(low), high: UInt32(high))
+        return (low, high)
+    }
+
+    func build() -> ProofTree { ProofTree(slopeLayers: layout.slopeLayers, nodes: nodes) }
+}
