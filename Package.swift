@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "EvidentNNet", dependencies: ["EvidentIR", "EvidentIO"]),
         .target(name: "EvidentVNNLib", dependencies: ["EvidentIO", "EvidentSoundArithmetic"]),
         .target(name: "EvidentEval", dependencies: ["EvidentIR", "COpenBLAS"]),
-        .target(name: "EvidentLP", dependencies: ["CGLPK", "EvidentIR"]),
+        .target(name: "EvidentLP", dependencies: ["CGLPK", "EvidentIR", "EvidentSoundArithmetic"]),
         .target(name: "EvidentBounds", dependencies: ["EvidentIR", "EvidentEval"]),
         // The proof format, shared by the verifier (writes) and the checker (reads).
         .target(name: "EvidentCertificate"),
@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "EvidentONNXTests", dependencies: ["EvidentTestSupport", "EvidentONNX", "EvidentEval"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "EvidentNNetTests", dependencies: ["EvidentTestSupport", "EvidentNNet", "EvidentONNX", "EvidentEval"]),
-        .testTarget(name: "EvidentVNNLibTests", dependencies: ["EvidentTestSupport", "EvidentVNNLib"]),
+        .testTarget(name: "EvidentVNNLibTests", dependencies: ["EvidentTestSupport", "EvidentVNNLib"], exclude: ["Fixtures"]),
         .testTarget(name: "EvidentEvalTests", dependencies: ["EvidentTestSupport", "Evident"], exclude: ["Fixtures"]),
         .testTarget(name: "EvidentBoundsTests", dependencies: ["EvidentTestSupport", "Evident"], exclude: ["Fixtures"]),
         .testTarget(name: "EvidentLPTests", dependencies: ["EvidentTestSupport", "EvidentLP", "Evident"]),

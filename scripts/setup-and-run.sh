@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-if ! dpkg -s libglpk-dev libopenblas-dev >/dev/null 2>&1; then
+if ! dpkg -s libglpk-dev libopenblas-dev zlib1g-dev >/dev/null 2>&1; then
     $SUDO apt-get update
-    $SUDO apt-get install -y libglpk-dev libopenblas-dev
+    $SUDO apt-get install -y libglpk-dev libopenblas-dev zlib1g-dev
 fi
 swift build -c release --product evident
 EVIDENT=.build/release/evident
@@ -17,3 +17,11 @@ echo "== evident eval $NET --input Networks/digits_resnet/example_input.txt (lab
 $EVIDENT eval "$NET" --input Networks/digits_resnet/example_input.txt
 echo "== evident bounds $NET Specs/digits_resnet_img2_eps0.01.vnnlib --method crown"
 $EVIDENT bounds "$NET" Specs/digits_resnet_img2_eps0.01.vnnlib --method crown
+echo "== evident verify $NET Specs/digits_resnet_img2_eps0.02.vnnlib --certificate /tmp/evident-img2.proof"
+$EVIDENT verify "$NET" Specs/digits_resnet_img2_eps0.02.vnnlib --timeout 60 --certificate /tmp/evident-img2.proof || true
+echo "== evident verify $NET Specs/digits_resnet_img866_eps0.1.vnnlib --witness /tmp/evident-img866.counterexample"
+$EVIDENT verify "$NET" Specs/digits_resnet_img866_eps0.1.vnnlib --timeout 60 --witness /tmp/evident-img866.counterexample \
+    --certificate /tmp/evident-img866.proof || true
+echo "== evident check /tmp/evident-img2.proof, then every saved proof in Proofs/"
+$EVIDENT check /tmp/evident-img2.proof
+$EVIDENT check Proofs/

@@ -1,4 +1,5 @@
 import Foundation
+import EvidentIO
 import EvidentIR
 import EvidentONNX
 import EvidentNNet
@@ -34,17 +35,19 @@ public enum EvidentError: Error, LocalizedError, Equatable {
 public enum NetworkFormat: String, Sendable {
     case onnx, nnet
 
-    /// The format of a path, judged by its extension.
+    /// The format of a path, judged by its extension (case-insensitive), ignoring a `.gz`
+    /// suffix: `x.onnx` and `x.onnx.gz` are ONNX, `x.nnet` and `x.nnet.gz` are `.nnet`
+    /// (the loaders decompress gzip content whatever the name).
     public init(path: String) throws {
-        switch (path as NSString).pathExtension.lowercased() {
+        switch InputFile.effectiveExtension(of: path) {
         case "onnx": self = .onnx
         case "nnet": self = .nnet
-        default: throw EvidentError.unknownFileType(path: path, expected: ".onnx or .nnet")
+        default: throw EvidentError.unknownFileType(path: path, expected: ".onnx or .nnet, optionally gzip-compressed as .onnx.gz or .nnet.gz")
         }
     }
 }
 
-/// Loads a network from an `.onnx` or `.nnet` file.
+/// Loads a network from an `.onnx` or `.nnet` file (or its gzip-compressed `.gz` form).
 ///
 /// A `.nnet` network takes normalised inputs and produces unnormalised outputs,
 /// exactly as stored (see ``NNetLoader``); use ``NNetLoader/load(path:)`` directly

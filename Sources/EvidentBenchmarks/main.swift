@@ -10,7 +10,7 @@ import Foundation
 
 /// The benchmarks, in the order `all` runs them.
 enum BenchmarkName: String, CaseIterable {
-    case parse, load, forward, crown, alpha, batch, gemm, scale
+    case parse, load, forward, crown, alpha, batch, gemm, scale, verify
 
     var help: String {
         switch self {
@@ -22,6 +22,7 @@ enum BenchmarkName: String, CaseIterable {
         case .batch: "CROWN on 65 boxes of resnet_2b in one batched call vs one box"
         case .gemm: "OpenBLAS dgemm GFLOP/s and the convolution kernels' achieved GFLOP/s"
         case .scale: "load, IBP and CROWN on a ResNet-18-shaped 3x224x224 network (time, memory)"
+        case .verify: "evident verify on the 70 ground-truth instances (or --instances CSV): verdicts, times, certificates"
         }
     }
 }
@@ -30,17 +31,22 @@ enum BenchmarkName: String, CaseIterable {
 let defaultScaleModel = "/tmp/resnet18.onnx"
 
 let usage = """
-    usage: evident-bench [all|parse|load|forward|crown|alpha|batch|scale|gemm]... [--repeat N] [--model PATH]
+    usage: evident-bench [all|parse|load|forward|crown|alpha|batch|scale|gemm|verify]... [--repeat N] [--model PATH]
+                         [--instances CSV]... [--filter TEXT] [--timeout-scale X]
 
     Prints benchmark figures (run the release build). Benchmarks:
     \(BenchmarkName.allCases.map { "  " + $0.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0) + $0.help }
         .joined(separator: "\n"))
-      all      everything above; scale only when its network file exists
+      all      everything above but verify; scale only when its network file exists
 
     Options:
       --repeat N    timed runs per measurement (default depends on the benchmark)
       --model PATH  scale: the ResNet-18-shaped network (default \(defaultScaleModel));
                     make it with: python3 scripts/make_resnet18.py --classes 10 \(defaultScaleModel)
+      --instances CSV   verify: an instances csv (onnx,vnnlib,timeout[,truth], paths relative to it)
+                        instead of ../shared/benchmarks/ground_truth.csv; may repeat
+      --filter TEXT     verify: only ground-truth rows whose family or property contains TEXT
+      --timeout-scale X verify: multiply every timeout by X (default 1)
       -h, --help    this message
     The shared benchmarks are looked up at ../shared/benchmarks beside the checkout;
     benchmarks that need them are skipped with a message when they are missing.
@@ -55,6 +61,9 @@ struct BenchmarkSettings {
     /// from this count again.
     var defaultBLASThreads = BLAS.threadCount
     var scaleModel = defaultScaleModel
+    var verifyInstances = [String]()
+    var verifyFilter: String?
+    var timeoutScale = 1.0
 
     /// The run count to use: `--repeat` when given, else the benchmark's default.
     func runs(default value: Int) -> Int { repeats ?? value }
@@ -82,6 +91,15 @@ while let argument = arguments.popFirst() {
     case "--model":
         guard let path = arguments.popFirst() else { exitWithUsage("--model needs a path") }
         settings.scaleModel = path
+    case "--instances":
+        guard let path = arguments.popFirst() else { exitWithUsage("--instances needs a csv path") }
+        settings.verifyInstances.append(path)
+    case "--filter":
+        guard let text = arguments.popFirst() else { exitWithUsage("--filter needs a text") }
+        settings.verifyFilter = text
+    case "--timeout-scale":
+        guard let text = arguments.popFirst(), let x = Double(text), x > 0 else { exitWithUsage("--timeout-scale needs a positive number") }
+        settings.timeoutScale = x
     case "all":
         runAll = true
     default:
@@ -95,7 +113,7 @@ while let argument = arguments.popFirst() {
     }
 }
 if runAll {
-    selected = BenchmarkName.allCases.filter { $0 != .scale }
+    selected = BenchmarkName.allCases.filter { $0 != .scale && $0 != .verify }
     if FileManager.default.fileExists(atPath: settings.scaleModel) {
         selected.append(.scale)
     } else {
@@ -138,6 +156,7 @@ for name in selected {
     case .alpha: benchmarkAlphaCrown(settings)
     case .batch: benchmarkBatch(settings)
     case .gemm: benchmarkGemm(settings)
+    case .verify: benchmarkVerify(settings)
     case .scale:
         // Alongside other benchmarks, a child process keeps the peak-memory figures (VmHWM)
         // to this benchmark alone, and a crash in it from taking the others' output down.

@@ -493,7 +493,7 @@ public final class BoundPropagator: @unchecked Sendable {
     func chunking(_ rows: Int) -> (size: Int, count: Int) {
         guard rows > 0 else { return (1, 0) }
         var count = (rows + chunkSize - 1) / chunkSize
-        if count > 1 && count % 2 == 1 { count += 1 }
+        if count % 2 == 1 && (count > 1 || rows >= 32) { count += 1 }
         let size = (rows + count - 1) / count
         return (size, (rows + size - 1) / size)
     }

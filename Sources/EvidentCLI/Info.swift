@@ -21,7 +21,7 @@ struct Info: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let kind = (file as NSString).pathExtension.lowercased()
+            let kind = InputFile.effectiveExtension(of: file)  // `x.onnx.gz` is ONNX
             guard ["vnnlib", "onnx", "nnet"].contains(kind) else {
                 throw UsageError("\(file): unknown file type (expected .onnx, .nnet or .vnnlib)")
             }

@@ -1,3 +1,4 @@
+import EvidentIO
 import EvidentIR
 import Foundation
 
@@ -51,14 +52,19 @@ import Foundation
 /// equal `Float(nnetWeight)` exactly, so the two graphs differ by at most one float32
 /// rounding (relative 2⁻²⁴) per weight.
 public enum NNetLoader {
-    /// Loads the `.nnet` file at `path`.
-    /// - Throws: ``NNetError`` when the file cannot be read or is malformed.
+    /// Loads the `.nnet` file at `path`, plain or gzip-compressed (`x.nnet.gz`: content
+    /// starting with the gzip magic is decompressed, see ``InputFile/read(path:limit:)``).
+    /// - Throws: ``NNetError`` when the file cannot be read (corrupt or truncated gzip data
+    ///   included), is not UTF-8 text, or is malformed.
     public static func load(path: String) throws -> NNetNetwork {
-        let text: String
+        let bytes: Data
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw NNetError.unreadable(file: path, reason: error.localizedDescription)
+            bytes = try InputFile.readData(path: path)
+        } catch let error as InputFileError {
+            throw NNetError.unreadable(file: path, reason: error.reason)
+        }
+        guard let text = String(data: bytes, encoding: .utf8) else {
+            throw NNetError.unreadable(file: path, reason: "the file is not UTF-8 text")
         }
         return try load(text: text, source: path)
     }

@@ -8,6 +8,14 @@ import EvidentIR
 /// each operation (computing in Double and rounding once is the correctly rounded float32
 /// result for `+ - * /`), integer division truncates towards zero, and integer overflow
 /// or division by zero is an error rather than a wrapped value.
+///
+/// **No constant radius.** A folded result is, by definition, the value the ONNX model holds:
+/// ONNX specifies that a FLOAT `Div` of two constants produces the float32-rounded quotient,
+/// exactly as a runtime computes it, so the folded tensor is exact for the model as specified
+/// and needs no entry in ``Network/constantRadii`` (unlike BatchNormalization's scale and
+/// shift or Gemm's `alpha · B`, which the loader derives in Double where ONNX specifies the
+/// exact real formula; see `DerivedConstants` in OperatorConversion.swift). The same holds
+/// for `Cast` (rounding to float32 or truncation to integers is the operator's semantics).
 struct ConstantFolder {
     let call: NodeCall
     let opset: Int

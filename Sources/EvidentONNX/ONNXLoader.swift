@@ -1,3 +1,4 @@
+import EvidentIO
 import EvidentIR
 import Foundation
 import SwiftProtobuf
@@ -26,14 +27,16 @@ public enum ONNXLoader {
     /// The default-domain opsets the loader converts.
     public static let supportedOpsets: ClosedRange<Int> = 7...17
 
-    /// Loads the ONNX model at `path`.
-    /// - Throws: ``ONNXError`` (naming `path`) when the file cannot be read or converted.
+    /// Loads the ONNX model at `path`, plain or gzip-compressed (`x.onnx.gz`: content
+    /// starting with the gzip magic is decompressed, see ``InputFile/read(path:limit:)``).
+    /// - Throws: ``ONNXError`` (naming `path`) when the file cannot be read (corrupt or
+    ///   truncated gzip data included) or converted.
     public static func load(path: String) throws -> Network {
         let data: Data
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw ONNXError.unreadableFile(source: path, reason: error.localizedDescription)
+            data = try InputFile.readData(path: path)
+        } catch let error as InputFileError {
+            throw ONNXError.unreadableFile(source: path, reason: error.reason)
         }
         return try load(data: data, source: path)
     }
@@ -92,6 +95,9 @@ struct GraphConverter {
     /// Every value name some node or the graph output reads.
     let usedNames: Set<String>
     var parameterCount = 0
+    /// Rounding bounds of derived constants, keyed by the output value of the IR node that
+    /// holds them (turned into node indices for ``Network/constantRadii`` after building).
+    var constantRadii: [ValueID: ConstantRadius] = [:]
 
     init(source: String, opset: Int, builder: GraphBuilder, usedNames: Set<String>) {
         self.source = source
@@ -156,8 +162,13 @@ struct GraphConverter {
             throw invalidGraph("\(error)")
         }
         try Self.checkDeclaredShape(of: output, computed: built.outputShape, source: source)
-        return Network(graph: built, source: source, format: "onnx", sourceOperatorCounts: operatorCounts,
-                       parameterCount: converter.parameterCount, inputName: input.name, outputName: output.name)
+        var network = Network(graph: built, source: source, format: "onnx", sourceOperatorCounts: operatorCounts,
+                              parameterCount: converter.parameterCount, inputName: input.name, outputName: output.name)
+        let producers = built.producers
+        for (value, radius) in converter.constantRadii {
+            if let node = producers[value] { network.constantRadii[node] = radius }
+        }
+        return network
     }
 
     /// The shape of the graph input, with a symbolic batch dimension taken as 1.

@@ -1,4 +1,5 @@
 import EvidentIR
+import EvidentSoundArithmetic
 
 // Conversion of ONNX nodes with at least one activation operand into EvidentIR operations.
 // Each conversion reproduces the operator's ONNX inference semantics exactly; where an
@@ -21,10 +22,14 @@ extension GraphConverter {
     }
 
     /// Appends a chain of single-operand operations; the last one is the node's result.
-    mutating func emitChain(_ input: ValueID, _ steps: [(label: String, operation: GraphOperation)], _ call: NodeCall) throws -> ValueID {
+    /// `radius`, when given, bounds the rounding of the constants of the step labelled
+    /// `radiusStep` and is recorded for the node that step becomes (``Network/constantRadii``).
+    mutating func emitChain(_ input: ValueID, _ steps: [(label: String, operation: GraphOperation)], _ call: NodeCall,
+                            radius: ConstantRadius? = nil, radiusStep: String = "") throws -> ValueID {
         var value = input
         for (index, step) in steps.enumerated() {
             value = try emit(step.operation, [value], call, step: index == steps.count - 1 ? nil : step.label)
+            if let radius, step.label == radiusStep { constantRadii[value] = radius }
         }
         return value
     }
@@ -272,7 +277,8 @@ extension GraphConverter {
             }
             return tensor.doubles
         }
-        // The default epsilon is the float32 1e-5 that runtimes use.
+        // The default epsilon is the float32 1e-5 that runtimes use. epsilon is a float
+        // attribute: a float32 value, so the Double holds it exactly.
         let epsilon = try attributes.float("epsilon") ?? Double(Float(1e-5))
         attributes.ignore("momentum")
         if opset < 9, try attributes.int("spatial", default: 1) != 1 {
@@ -282,20 +288,41 @@ extension GraphConverter {
             throw call.context.unsupportedAttribute("training_mode", "training mode is not supported")
         }
         for position in 1..<5 { try call.requireUnused(output: position, "training statistics") }
-        // y = (x - mean) / sqrt(var + eps) * gamma + beta = x * scale + shift, in Double.
+        // y = (x - mean) / sqrt(var + eps) * gamma + beta = x * scale + shift, in Double
+        // (round-to-nearest). Beside each held constant, an enclosure of the exact value
+        // gives a bound on its rounding error, recorded as the node's constant radius.
         let (gamma, beta, mean, variance) = (parameters[0], parameters[1], parameters[2], parameters[3])
         var scale = [Double](repeating: 0, count: channels)
         var shift = [Double](repeating: 0, count: channels)
+        var scaleRadius = [Double](repeating: 0, count: channels)
+        var shiftRadius = [Double](repeating: 0, count: channels)
         for c in 0..<channels {
             scale[c] = gamma[c] / (variance[c] + epsilon).squareRoot()
             shift[c] = beta[c] - mean[c] * scale[c]
+            guard let exact = DerivedConstants.batchNormalization(gamma: gamma[c], beta: beta[c], mean: mean[c],
+                                                                  variance: variance[c], epsilon: epsilon),
+                  scale[c].isFinite, shift[c].isFinite else {
+                throw call.context.invalid("channel \(c): input_var + epsilon (\(variance[c]) + \(epsilon)) is not positive, "
+                                           + "or the derived scale or shift is not finite")
+            }
+            scaleRadius[c] = DerivedConstants.radius(of: exact.scale, held: scale[c])
+            shiftRadius[c] = DerivedConstants.radius(of: exact.shift, held: shift[c])
         }
-        return try emit(.channelAffine(scale: scale, shift: shift), [x], call)
+        let output = try emit(.channelAffine(scale: scale, shift: shift), [x], call)
+        constantRadii[output] = ConstantRadius(coefficients: scaleRadius, offsets: shiftRadius)
+        return output
     }
 
     /// `Gemm`: `Y = alpha · A' · B' + beta · C` with `A' = transA ? Aᵀ : A` (and so for B).
     /// The constant operand becomes a `.linear`; C becomes its bias when it is constant
     /// along the axis the linear map produces, else an `addConstant`.
+    ///
+    /// alpha and beta are folded into the weight and the bias (products rounded to nearest);
+    /// when either is not 1, the bound on each product's rounding error is recorded as the
+    /// linear node's constant radius. (A FLOAT operand times a float attribute is exact in
+    /// Double, 24 + 24 bits, so the radii are zero unless the operands are DOUBLE or the
+    /// products underflow.) `beta · C` added by an `addConstant` cannot carry a radius, so it
+    /// must be exact there, else the node is rejected.
     private mutating func convertGemm(_ call: NodeCall, _ attributes: inout NodeAttributes) throws -> ValueID {
         try call.requireInputs(2...3)
         let alpha = try attributes.float("alpha", default: 1)
@@ -311,6 +338,25 @@ extension GraphConverter {
         func scaled(_ t: Tensor, _ factor: Double) -> Tensor {
             factor == 1 ? t : Tensor(shape: t.shape, scalars: t.scalars.map { factor * $0 })
         }
+        /// Bounds on the rounding of `factor · t` elementwise (zeros when `factor` is 1).
+        func productRadii(_ t: Tensor, _ factor: Double) -> [Double] {
+            factor == 1 ? [Double](repeating: 0, count: t.scalars.count)
+                : t.scalars.map { DerivedConstants.productRadius(factor, $0) }
+        }
+        /// The radius of a linear step with weight `factor · t` and optional bias radii.
+        func linearRadius(_ t: Tensor, outFeatures: Int, bias: [Double]?) -> ConstantRadius? {
+            guard alpha != 1 || (bias != nil && beta != 1) else { return nil }
+            return ConstantRadius(coefficients: productRadii(t, alpha),
+                                  offsets: bias ?? [Double](repeating: 0, count: outFeatures))
+        }
+        /// beta · C added as an activation-shaped constant must be exact.
+        func requireExact(_ full: Tensor) throws {
+            guard beta != 1, let c, let original = c.irTensor.broadcast(to: full.shape) else { return }
+            if let k = original.scalars.indices.first(where: { DerivedConstants.productRadius(beta, original.scalars[$0]) != 0 }) {
+                throw context.unsupported("beta · C is not exactly representable (beta = \(beta), C element \(k) = \(original.scalars[k])) "
+                                          + "for a C that varies along the rows, so its rounding cannot be accounted for")
+            }
+        }
         func matrix(_ tensor: ConstantTensor, _ role: String) throws -> Tensor {
             guard tensor.shape.count == 2, !tensor.elementType.isInteger else {
                 throw context.invalid("\(role) must be a FLOAT or DOUBLE matrix, got \(tensor.elementType.onnxName) of shape \(tensor.shape)")
@@ -325,6 +371,13 @@ extension GraphConverter {
             }
             return (scaled(full, beta), Array(repeating: 1, count: 2 - c.shape.count) + c.shape)
         }
+        /// C (not scaled) broadcast to [M, N]; only called after ``broadcastC`` succeeded.
+        func broadcastStoredC(_ m: Int, _ n: Int) throws -> Tensor {
+            guard let c, let full = c.irTensor.broadcast(to: [m, n]) else {
+                throw context.invalid("C does not broadcast to [\(m), \(n)]")
+            }
+            return full
+        }
 
         switch (call.operand(0), call.operand(1)) {
         case (.activation(let a)?, .constant(let bConstant)?):
@@ -337,28 +390,34 @@ extension GraphConverter {
                 (m, k) = (k, m)
             }
             // Linear weight [N, K] = B'ᵀ.
-            let weight = scaled(transB ? b : b.transposed([1, 0]), alpha)
+            let stored = transB ? b : b.transposed([1, 0])
+            let weight = scaled(stored, alpha)
             guard weight.shape[1] == k else {
                 throw context.invalid("A' is \(m) x \(k) but B' is \(weight.shape[1]) x \(weight.shape[0])")
             }
             let n = weight.shape[0]
+            var radius = linearRadius(stored, outFeatures: n, bias: nil)
             if let (full, padded) = try broadcastC(m, n) {
                 if padded[0] == 1 || m == 1 {
                     steps.append(("linear", .linear(Linear(weight: weight, bias: Tensor(shape: [n], scalars: Array(full.scalars[0..<n]))))))
+                    let storedBias = Array(try broadcastStoredC(m, n).scalars[0..<n])
+                    radius = linearRadius(stored, outFeatures: n, bias: storedBias.map { DerivedConstants.productRadius(beta, $0) })
                 } else {
+                    try requireExact(full)
                     steps.append(("linear", .linear(Linear(weight: weight, bias: nil))))
                     steps.append(("addC", .addConstant(full)))
                 }
             } else {
                 steps.append(("linear", .linear(Linear(weight: weight, bias: nil))))
             }
-            return try emitChain(a, steps, call)
+            return try emitChain(a, steps, call, radius: radius, radiusStep: "linear")
 
         case (.constant(let aConstant)?, .activation(let b)?):
             // Yᵀ = B'ᵀ · A'ᵀ: a linear map with weight alpha · A' on the rows of B'ᵀ, then a transpose.
             guard shape(b).count == 2 else { throw context.invalid("B must be a matrix, got shape \(shape(b))") }
             let a = try matrix(aConstant, "A")
-            let weight = scaled(transA ? a.transposed([1, 0]) : a, alpha)  // [M, K]
+            let stored = transA ? a.transposed([1, 0]) : a
+            let weight = scaled(stored, alpha)  // [M, K]
             var steps: [(label: String, operation: GraphOperation)] = []
             var (k, n) = (shape(b)[0], shape(b)[1])
             if transB {
@@ -370,12 +429,17 @@ extension GraphConverter {
                 throw context.invalid("A' is \(weight.shape[0]) x \(weight.shape[1]) but B' is \(k) x \(n)")
             }
             let m = weight.shape[0]
+            var radius = linearRadius(stored, outFeatures: m, bias: nil)
             if let (full, padded) = try broadcastC(m, n) {
                 if padded[1] == 1 || n == 1 {
                     let column = (0..<m).map { full.scalars[$0 * n] }
                     steps.append(("linear", .linear(Linear(weight: weight, bias: Tensor(shape: [m], scalars: column)))))
                     steps.append(("transposeY", .transpose([1, 0])))
+                    let storedC = try broadcastStoredC(m, n)
+                    radius = linearRadius(stored, outFeatures: m,
+                                          bias: (0..<m).map { DerivedConstants.productRadius(beta, storedC.scalars[$0 * n]) })
                 } else {
+                    try requireExact(full)
                     steps.append(("linear", .linear(Linear(weight: weight, bias: nil))))
                     steps.append(("transposeY", .transpose([1, 0])))
                     steps.append(("addC", .addConstant(full)))
@@ -384,7 +448,7 @@ extension GraphConverter {
                 steps.append(("linear", .linear(Linear(weight: weight, bias: nil))))
                 steps.append(("transposeY", .transpose([1, 0])))
             }
-            return try emitChain(b, steps, call)
+            return try emitChain(b, steps, call, radius: radius, radiusStep: "linear")
 
         case (.activation?, .activation?):
             throw context.unsupported("both A and B depend on the network input (their product is not affine)")
@@ -533,5 +597,59 @@ extension GraphConverter {
         default:
             throw context.invalid("an operand is missing")
         }
+    }
+}
+
+// MARK: - Enclosures of derived constants
+
+/// Exact-value enclosures of constants the loader computes from stored parameters, and the
+/// resulting bounds on the rounding error of the held (round-to-nearest) constants.
+///
+/// Each function returns an ``Interval`` that contains the exact real value of the formula
+/// applied to the stored numbers (directed rounding from EvidentSoundArithmetic, square
+/// roots checked with fused multiply-add residuals), so a radius derived from it bounds
+/// `|exact − held|` whatever order or precision produced the held value.
+enum DerivedConstants {
+    /// Below this an FMA residual may underflow: the square root then steps outward unconditionally.
+    static let residualThreshold = 0x1p-960
+
+    /// `√x` rounded down (`upward == false`) or up, for finite `x ≥ 0`: `r ≤ √x` or `r ≥ √x`.
+    /// The rounded-to-nearest root `r` is checked by the sign of `r·r − x`, computed exactly by a
+    /// fused multiply-add (the residual of a correctly rounded square root is representable).
+    static func squareRoot(_ x: Double, upward: Bool) -> Double {
+        let r = x.squareRoot()
+        guard x > 0, r.isFinite else { return r }
+        if x < residualThreshold { return upward ? r.nextUp : r.nextDown }
+        let residual = (-x).addingProduct(r, r)  // r·r − x, exact
+        if upward { return residual < 0 ? r.nextUp : r }
+        return residual > 0 ? r.nextDown : r
+    }
+
+    /// Enclosures of `scale = γ / √(σ² + ε)` and `shift = β − μ · scale` for stored `γ, β, μ, σ²`
+    /// and `ε`, or `nil` when `σ² + ε` is not certainly positive or an end is not finite.
+    static func batchNormalization(gamma: Double, beta: Double, mean: Double, variance: Double,
+                                   epsilon: Double) -> (scale: Interval, shift: Interval)? {
+        let sumLow = roundedSum(variance, epsilon, upward: false), sumHigh = roundedSum(variance, epsilon, upward: true)
+        guard sumLow > 0, sumHigh.isFinite else { return nil }
+        let rootLow = squareRoot(sumLow, upward: false), rootHigh = squareRoot(sumHigh, upward: true)
+        guard rootLow > 0, rootHigh.isFinite else { return nil }
+        // γ / r over r ∈ [rootLow, rootHigh] (positive): decreasing in r for γ ≥ 0, increasing for γ < 0.
+        let scale = gamma >= 0
+            ? Interval(lo: roundedQuotient(gamma, rootHigh, upward: false), hi: roundedQuotient(gamma, rootLow, upward: true))
+            : Interval(lo: roundedQuotient(gamma, rootLow, upward: false), hi: roundedQuotient(gamma, rootHigh, upward: true))
+        let shift = Interval.point(beta) - Interval.point(mean) * scale
+        guard scale.isFinite, shift.isFinite else { return nil }
+        return (scale, shift)
+    }
+
+    /// A number `≥ |e − held|` for every `e` in `exact`: `max(hi − held, held − lo)` rounded up.
+    static func radius(of exact: Interval, held: Double) -> Double {
+        Swift.max(0, roundedSum(exact.hi, -held, upward: true), roundedSum(held, -exact.lo, upward: true))
+    }
+
+    /// A bound on the rounding error of the product `a · b` rounded to nearest (0 when exact).
+    static func productRadius(_ a: Double, _ b: Double) -> Double {
+        let exact = Interval(lo: roundedProduct(a, b, upward: false), hi: roundedProduct(a, b, upward: true))
+        return radius(of: exact, held: a * b)
     }
 }

@@ -68,22 +68,27 @@ extension Parser {
         return result
     }
 
-    /// Tightens a box with an input atom; throws when the box becomes empty.
-    func apply(_ atomIndex: Int32, lower: inout [Double], upper: inout [Double]) throws {
+    /// Tightens a box with an input atom; throws when the OUTER box becomes empty (the
+    /// inner box may become empty: then no witness in it can be certified).
+    func apply(_ atomIndex: Int32, box: inout Box) throws {
         switch atoms[Int(atomIndex)] {
-        case let .inputLower(i, value):
-            if value > lower[i] {
-                lower[i] = value
-                if value > upper[i] {
-                    throw VNNLibError.emptyInputBox(variable: "X_\(i)", lower: value, upper: upper[i],
+        case let .inputLower(i, outer, inner):
+            // Several lower bounds intersect: the exact bound is their maximum, so the
+            // maximum of the outer ends stays below it and that of the inner ends above.
+            box.innerLower[i] = Swift.max(box.innerLower[i], inner)
+            if outer > box.lower[i] {
+                box.lower[i] = outer
+                if outer > box.upper[i] {
+                    throw VNNLibError.emptyInputBox(variable: "X_\(i)", lower: outer, upper: box.upper[i],
                                                     location: location(atomMarks[Int(atomIndex)]))
                 }
             }
-        case let .inputUpper(i, value):
-            if value < upper[i] {
-                upper[i] = value
-                if lower[i] > value {
-                    throw VNNLibError.emptyInputBox(variable: "X_\(i)", lower: lower[i], upper: value,
+        case let .inputUpper(i, outer, inner):
+            box.innerUpper[i] = Swift.min(box.innerUpper[i], inner)
+            if outer < box.upper[i] {
+                box.upper[i] = outer
+                if box.lower[i] > outer {
+                    throw VNNLibError.emptyInputBox(variable: "X_\(i)", lower: box.lower[i], upper: outer,
                                                     location: location(atomMarks[Int(atomIndex)]))
                 }
             }
@@ -102,9 +107,20 @@ extension Parser {
         return nil
     }
 
-    struct BoxKey: Hashable {
+    /// The outer and inner boxes of a region under construction (also the key that
+    /// groups disjuncts: regions with the same outer but different inner boxes stay apart).
+    struct Box: Hashable {
         var lower: [Double]
         var upper: [Double]
+        var innerLower: [Double]
+        var innerUpper: [Double]
+
+        init(unboundedCount count: Int) {
+            lower = [Double](repeating: -.infinity, count: count)
+            upper = [Double](repeating: .infinity, count: count)
+            innerLower = lower
+            innerUpper = upper
+        }
     }
 
     func assemble() throws -> Property {
@@ -120,26 +136,25 @@ extension Parser {
         let form = try normalizeConjunction(assertions)
 
         // The box and output atoms shared by every disjunct.
-        var commonLower = [Double](repeating: -.infinity, count: inputCount)
-        var commonUpper = [Double](repeating: .infinity, count: inputCount)
+        var common = Box(unboundedCount: inputCount)
         var commonOutputs: [Int32] = []
         for atom in form.common {
             if isOutputAtom(atom) {
                 commonOutputs.append(atom)
             } else {
-                try apply(atom, lower: &commonLower, upper: &commonUpper)
+                try apply(atom, box: &common)
             }
         }
         // Disjuncts only tighten the common box, so only these inputs can be unbounded.
-        let commonUnbounded = (0..<inputCount).filter { !commonLower[$0].isFinite || !commonUpper[$0].isFinite }
+        let commonUnbounded = (0..<inputCount).filter { !common.lower[$0].isFinite || !common.upper[$0].isFinite }
 
         var regions: [InputRegion] = []
-        var regionOfBox: [BoxKey: Int] = [:]
+        var regionOfBox: [Box: Int] = [:]
         var commonRegion: Int?
         let several = form.disjuncts.count > 1
         for var disjunct in form.disjuncts {
             disjunct.sort()
-            var lower = commonLower, upper = commonUpper
+            var box = common
             var outputs: [Int32] = []
             var tightensBox = false
             for atom in disjunct {
@@ -147,12 +162,12 @@ extension Parser {
                     outputs.append(atom)
                 } else {
                     tightensBox = true
-                    try apply(atom, lower: &lower, upper: &upper)
+                    try apply(atom, box: &box)
                 }
             }
             for i in commonUnbounded {
                 let side: VNNLibError.BoundSide
-                if !lower[i].isFinite { side = .lower } else if !upper[i].isFinite { side = .upper } else { continue }
+                if !box.lower[i].isFinite { side = .lower } else if !box.upper[i].isFinite { side = .upper } else { continue }
                 throw VNNLibError.unboundedInput(
                     variable: "X_\(i)", missing: side,
                     regionStart: several ? disjunct.first.map { location(atomMarks[Int($0)]) } : nil,
@@ -179,13 +194,13 @@ extension Parser {
             if !tightensBox, let known = commonRegion {
                 regionIndex = known
             } else {
-                let key = BoxKey(lower: lower, upper: upper)
-                if let known = regionOfBox[key] {
+                if let known = regionOfBox[box] {
                     regionIndex = known
                 } else {
                     regionIndex = regions.count
-                    regions.append(InputRegion(lower: lower, upper: upper, clauses: []))
-                    regionOfBox[key] = regionIndex
+                    regions.append(InputRegion(lower: box.lower, upper: box.upper,
+                                               innerLower: box.innerLower, innerUpper: box.innerUpper, clauses: []))
+                    regionOfBox[box] = regionIndex
                 }
                 if !tightensBox { commonRegion = regionIndex }
             }

@@ -1,5 +1,6 @@
-import Foundation
+import EvidentIO
 import EvidentSoundArithmetic
+import Foundation
 
 /// Reads VNN-LIB properties (the SMT-LIB subset used by VNN-COMP) into ``Property``.
 ///
@@ -21,8 +22,12 @@ import EvidentSoundArithmetic
 ///   (`t - u - …`) and `(* t …)` with at most one non-constant factor, so
 ///   `(* 2 Y_0)`, `(* Y_0 2)` and `(- 3)` are all accepted.
 /// - Numbers: decimal `12`, `-0.5`, `.5`, `5.` and scientific `1.5e-3`,
-///   `-2E+4`, converted to the correctly rounded double; hexadecimal, `inf`,
-///   `nan` and values overflowing a double are rejected.
+///   `-2E+4`. Each literal stands for its exact decimal value, enclosed in
+///   binary64 by ``DecimalEnclosure``: the point `x` when the decimal is exactly
+///   the double `x` (`0.5`, `-3`, `1e22`), else the two consecutive doubles
+///   around it (`0.1` lies strictly between its nearest double's lower
+///   neighbour and that double). Hexadecimal, `inf`, `nan` and values beyond
+///   the largest finite double are rejected.
 ///
 /// ## From assertions to regions
 /// The conjunction of all assertions is put in disjunctive normal form
@@ -31,31 +36,45 @@ import EvidentSoundArithmetic
 /// comparisons over outputs only form the output clause; comparisons mixing
 /// `X` and `Y`, comparing inputs with each other, or with no variable at all
 /// are rejected. Disjuncts with identical boxes form one ``InputRegion`` with
-/// one clause each, in file order. Every input needs a finite lower and upper
-/// bound in every region, and no box may be empty.
+/// one clause each, in file order (disjuncts whose outer boxes agree but whose
+/// inner boxes differ form separate regions). Every input needs a finite lower
+/// and upper bound in every region, and no outer box may be empty.
 ///
-/// Comparisons of a variable with a literal (`(<= X_3 0.5)`, `(>= Y_0 Y_2)`)
-/// involve no arithmetic and are exact. When constants are combined
-/// (`(<= (+ Y_0 0.1) 0.3)`) or an input has a coefficient other than ±1, the
-/// arithmetic is done in interval arithmetic and the resulting bound is
-/// rounded outward (boxes and unsafe sets only grow, by at most a few ulps);
-/// a coefficient of an output that is not exactly representable is rejected.
+/// ## Rounding
+/// Every bound is kept twice (see ``InputRegion`` and ``LinearConstraint``):
+/// rounded OUTWARD (``InputRegion/lower`` down, ``InputRegion/upper`` up,
+/// ``LinearConstraint/bound`` up), so the parsed boxes and unsafe sets contain
+/// the file's and a proof about them is a proof about the file; and rounded
+/// INWARD (``InputRegion/innerLower`` up, ``InputRegion/innerUpper`` down,
+/// ``LinearConstraint/innerBound`` down), so a witness inside them is a witness
+/// of the file. For a literal compared with a variable (`(<= X_3 0.1)`) the two
+/// are the ends of the literal's enclosure, equal when it is exactly a double.
+/// When constants are combined (`(<= (+ Y_0 0.1) 0.3)`) or an input has a
+/// coefficient other than ±1, the parser computes in interval arithmetic
+/// (directed rounding) on the enclosures and takes the outer and inner ends of
+/// the result (each within a few ulps of the exact bound). A coefficient must be
+/// exactly a double: a coefficient whose enclosure is not a point (`(* 0.1 Y_0)`,
+/// or `(* 0.1 3 Y_0)`, whose product is inexact) is rejected, for inputs and
+/// outputs alike.
 public enum VNNLibParser {
     /// The largest number of disjuncts the disjunctive normal form may have.
     public static let disjunctLimit = 100_000
     /// The largest total number of atom occurrences over all disjuncts (a memory guard).
     static let atomCopyLimit = 20_000_000
 
-    /// Parses the VNN-LIB file at `path`; messages name the file by this path.
+    /// Parses the VNN-LIB file at `path` (plain, or gzip-compressed such as
+    /// `prop.vnnlib.gz`: content starting with the gzip magic is decompressed, see
+    /// ``InputFile/read(path:limit:)``); messages name the file by this path.
     ///
     /// - Throws: ``VNNLibError`` (with file, line and column) for unreadable
-    ///   files, syntax errors and properties outside the accepted language.
+    ///   files (corrupt or truncated gzip data included), syntax errors and
+    ///   properties outside the accepted language.
     public static func parse(path: String) throws -> Property {
         let data: Data
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw VNNLibError.unreadableFile(path: path, reason: error.localizedDescription)
+            data = try InputFile.readData(path: path)
+        } catch let error as InputFileError {
+            throw VNNLibError.unreadableFile(path: path, reason: error.reason)
         }
         return try data.withUnsafeBytes { raw in
             try parse(bytes: raw.bindMemory(to: UInt8.self), source: path)
@@ -164,10 +183,11 @@ struct LinearForm {
     }
 }
 
-/// One comparison after normalisation.
+/// One comparison after normalisation. Input bounds carry the outer end (the box only
+/// grows) and the inner end (the box only shrinks) of the exact bound.
 enum Atom {
-    case inputLower(Int, Double)
-    case inputUpper(Int, Double)
+    case inputLower(Int, outer: Double, inner: Double)
+    case inputUpper(Int, outer: Double, inner: Double)
     case output(LinearConstraint)
 }
 
@@ -455,9 +475,15 @@ struct Parser {
     mutating func parseTerm(enclosing: Mark) throws -> Term {
         switch current.kind {
         case .number:
-            let value = current.value
+            // The exact decimal, enclosed: a point when it is a double, else the two
+            // neighbouring doubles around it.
+            let literal = UnsafeBufferPointer(rebasing: lexer.bytes[current.start..<current.end])
+            guard let enclosure = DecimalEnclosure.enclosure(ofASCII: literal, nearest: current.value),
+                  enclosure.isFinite else {
+                throw VNNLibError.invalidNumber(text: currentText, location: location(current.mark))
+            }
             try advance()
-            return .constant(.point(value))
+            return .constant(enclosure)
         case .symbol:
             guard let variable = currentVariable else {
                 throw VNNLibError.invalidVariableName(name: currentText, location: location(current.mark))
@@ -534,14 +560,15 @@ struct Parser {
     mutating func addLessEqual(_ a: Term, _ b: Term, at mark: Mark) throws -> Int32 {
         // Fast paths: a variable against a constant needs no arithmetic.
         switch (a, b) {
+        // `v ≤ c` for c ∈ [c.lo, c.hi]: outward c.hi, inward c.lo; `c ≤ v` the reverse.
         case let (.variable(v), .constant(c)):
             return append(v.isOutput
-                          ? .output(LinearConstraint(terms: [.init(output: v.index, coefficient: 1)], bound: c.hi))
-                          : .inputUpper(v.index, c.hi), at: mark)
+                          ? .output(LinearConstraint(terms: [.init(output: v.index, coefficient: 1)], bound: c.hi, innerBound: c.lo))
+                          : .inputUpper(v.index, outer: c.hi, inner: c.lo), at: mark)
         case let (.constant(c), .variable(v)):
             return append(v.isOutput
-                          ? .output(LinearConstraint(terms: [.init(output: v.index, coefficient: -1)], bound: -c.lo))
-                          : .inputLower(v.index, c.lo), at: mark)
+                          ? .output(LinearConstraint(terms: [.init(output: v.index, coefficient: -1)], bound: -c.lo, innerBound: -c.hi))
+                          : .inputLower(v.index, outer: c.lo, inner: c.hi), at: mark)
         default:
             break
         }
@@ -568,7 +595,7 @@ struct Parser {
             }
             guard term.coefficient.lo == term.coefficient.hi else {
                 throw VNNLibError.unsupportedConstraint(
-                    reason: "the coefficient of \(term.variable.name) is not exactly representable as a double (it results from inexact constant arithmetic); write it as one literal",
+                    reason: "the coefficient of \(term.variable.name) is not exactly a double (a decimal such as 0.1 that no double equals, or the result of inexact constant arithmetic); only coefficients that are exactly binary64 numbers are supported",
                     location: location(mark))
             }
         }
@@ -586,24 +613,31 @@ struct Parser {
                 reason: "the comparison mixes inputs and outputs (X_i with Y_j); input constraints must bound one X_i by a constant, output constraints may only involve Y_j",
                 location: location(mark))
         }
-        // The largest value of -constant: bounds are rounded outward.
+        // Σ coefficient · variable ≤ -constant with the exact constant in [lo, hi]: the
+        // largest value -lo gives the outer threshold, the smallest -hi the inner one.
         let negatedConstant = -form.constant.lo
+        let innerNegatedConstant = -form.constant.hi
         if outputs == 0 {
             guard merged.count == 1 else {
                 throw VNNLibError.unsupportedConstraint(
                     reason: "the comparison relates several inputs (\(merged.map { $0.variable.name }.joined(separator: ", "))); only bounds of one X_i by a constant are supported",
                     location: location(mark))
             }
+            // a·X ≤ t with t ∈ [innerNegatedConstant, negatedConstant]: X ≤ t/a for a > 0
+            // (increasing in t), X ≥ t/a for a < 0 (decreasing in t); outer ends round
+            // away from the box's interior, inner ends towards it.
             let coefficient = firstTerm.coefficient.lo
             if coefficient > 0 {
                 return append(.inputUpper(firstTerm.variable.index,
-                                          roundedQuotient(negatedConstant, coefficient, upward: true)), at: mark)
+                                          outer: roundedQuotient(negatedConstant, coefficient, upward: true),
+                                          inner: roundedQuotient(innerNegatedConstant, coefficient, upward: false)), at: mark)
             } else {
                 return append(.inputLower(firstTerm.variable.index,
-                                          roundedQuotient(negatedConstant, coefficient, upward: false)), at: mark)
+                                          outer: roundedQuotient(negatedConstant, coefficient, upward: false),
+                                          inner: roundedQuotient(innerNegatedConstant, coefficient, upward: true)), at: mark)
             }
         }
         let terms = merged.map { LinearConstraint.Term(output: $0.variable.index, coefficient: $0.coefficient.lo) }
-        return append(.output(LinearConstraint(terms: terms, bound: negatedConstant)), at: mark)
+        return append(.output(LinearConstraint(terms: terms, bound: negatedConstant, innerBound: innerNegatedConstant)), at: mark)
     }
 }

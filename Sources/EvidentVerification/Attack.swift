@@ -54,14 +54,19 @@ public struct Attack: Sendable {
 
     /// The first counterexample found for the given regions and clauses (all when `nil`), or
     /// `nil`; stops at `deadline` (uptime nanoseconds).
+    ///
+    /// One batch item per region and start: each step follows the clause of the region that is
+    /// closest to violated at that item (the disjunction's best branch), so a robustness
+    /// property's nine clauses cost no more than one.
     public func run(settings: AttackSettings = AttackSettings(), targets: [(region: Int, clause: Int)]? = nil,
                     within box: (lower: [Double], upper: [Double])? = nil, deadline: UInt64 = .max) -> Counterexample? {
         let all = targets ?? property.regions.indices.flatMap { r in property.regions[r].clauses.indices.map { (r, $0) } }
+        var clausesOf = [Int: [Int]]()
+        for (r, c) in all { clausesOf[r, default: []].append(c) }
         var random = SplitMix(seed: settings.seed)
         let n = evaluator.inputCount, m = evaluator.outputCount
-        // One batch item per (target, start).
-        var items = [(region: Int, clause: Int, lower: [Double], upper: [Double])]()
-        for (r, c) in all {
+        var items = [(region: Int, clauses: [Int], lower: [Double], upper: [Double])]()
+        for r in clausesOf.keys.sorted() {
             let region = property.regions[r]
             var lower = region.innerLower, upper = region.innerUpper
             if let box {
@@ -71,13 +76,13 @@ public struct Attack: Sendable {
                 }
             }
             guard zip(lower, upper).allSatisfy({ $0 <= $1 }) else { continue }
-            for _ in 0...settings.restarts { items.append((r, c, lower, upper)) }
+            for _ in 0...settings.restarts { items.append((r, clausesOf[r]!, lower, upper)) }
         }
         guard !items.isEmpty else { return nil }
         var x = [Double]()
         x.reserveCapacity(items.count * n)
         for (k, item) in items.enumerated() {
-            let first = k == 0 || items[k - 1].region != item.region || items[k - 1].clause != item.clause
+            let first = k == 0 || items[k - 1].region != item.region
             for i in 0..<n {
                 let (l, u) = (item.lower[i], item.upper[i])
                 x.append(first ? clamp((l + u) / 2, l, u) : clamp(l + (u - l) * random.unit(), l, u))
@@ -86,20 +91,22 @@ public struct Attack: Sendable {
         let batch = items.count
         for step in 0...settings.steps {
             guard DispatchTime.now().uptimeNanoseconds < deadline else { return nil }
-            // Each item's loss gradient row: the constraint with the largest violation.
             guard let y = try? evaluator.evaluate(x, batch: batch) else { return nil }
+            // Each item's loss gradient row: the largest violation of its closest clause.
             var coefficients = [Double](repeating: 0, count: batch * m)
             for (k, item) in items.enumerated() {
                 let outputs = Array(y[(k * m)..<((k + 1) * m)])
-                let clause = property.regions[item.region].clauses[item.clause]
-                if clause.constraints.allSatisfy({ $0.value(outputs: outputs) <= $0.innerBound }) {
-                    let input = Array(x[(k * n)..<((k + 1) * n)])
-                    return Counterexample(region: item.region, clause: item.clause, input: input, outputs: outputs)
+                var best: (violation: Double, constraint: LinearConstraint?) = (.infinity, nil)
+                for c in item.clauses {
+                    let clause = property.regions[item.region].clauses[c]
+                    if clause.constraints.allSatisfy({ $0.value(outputs: outputs) <= $0.innerBound }) {
+                        let input = Array(x[(k * n)..<((k + 1) * n)])
+                        return Counterexample(region: item.region, clause: c, input: input, outputs: outputs)
+                    }
+                    let worst = clause.constraints.map { ($0.value(outputs: outputs) - $0.innerBound, $0) }.max { $0.0 < $1.0 }!
+                    if worst.0 < best.violation { best = (worst.0, worst.1) }
                 }
-                guard let worst = clause.constraints.max(by: {
-                    $0.value(outputs: outputs) - $0.innerBound < $1.value(outputs: outputs) - $1.innerBound
-                }) else { continue }
-                for term in worst.terms { coefficients[k * m + term.output] = term.coefficient }
+                for term in best.constraint?.terms ?? [] { coefficients[k * m + term.output] = term.coefficient }
             }
             if step == settings.steps { break }
             guard let (_, gradients) = try? evaluator.gradient(of: coefficients, at: x, batch: batch) else { return nil }

@@ -124,7 +124,44 @@ extension Verifier {
                 }
                 for (k, item) in list.enumerated() { promise[item.box] = min(promise[item.box], evaluation.violations[k]) }
             }
-            for child in children { stack.push(child.domain, key: promise[child.parent]) }
+            // Each child first tries its parent's intermediate bounds (valid on the child's
+            // box, which lies inside): a final pass is cheap, and a child refuted this way is a
+            // leaf that inherits them, so neither search nor check computes its own.
+            if !children.isEmpty {
+                let count = children.count
+                var inherited = [IntervalBounds?](repeating: nil, count: intermediate.count)
+                for v in intermediate.indices where v != graph.input {
+                    guard let b = intermediate[v] else { continue }
+                    let size = b.lower.count / take
+                    var lower = [Double](), upper = [Double]()
+                    lower.reserveCapacity(size * count)
+                    upper.reserveCapacity(size * count)
+                    for child in children {
+                        lower += b.lower[(child.parent * size)..<((child.parent + 1) * size)]
+                        upper += b.upper[(child.parent * size)..<((child.parent + 1) * size)]
+                    }
+                    inherited[v] = IntervalBounds(lower: lower, upper: upper)
+                }
+                let childLower = children.flatMap(\.domain.lower), childUpper = children.flatMap(\.domain.upper)
+                let early = propagator.finalBounds(of: rows.spec!, lower: childLower, upper: childUpper, batch: count,
+                                                   intermediate: inherited, settings: FinalBoundSettings(iterations: 0))
+                subdomains += count
+                for (i, child) in children.enumerated() {
+                    var refutations = [Refutation]()
+                    for c in child.domain.pending {
+                        let (k, margin) = region.clauses[c].constraints.indices
+                            .map { ($0, early.lower[i * rowCount + rows.offset[c] + $0] - rows.thresholds[rows.offset[c] + $0]) }
+                            .max { $0.1 < $1.1 }!
+                        if margin > 0 { refutations.append(Refutation(clause: UInt32(c), constraint: UInt32(k))) }
+                    }
+                    if refutations.count == child.domain.pending.count {
+                        tree.nodes[child.domain.node].refresh = false
+                        tree.nodes[child.domain.node].refutations = refutations
+                    } else {
+                        stack.push(child.domain, key: promise[child.parent])
+                    }
+                }
+            }
             // A short attack inside the worst boxes of the batch.
             attackRound += 1
             for box in attackBoxes.sorted(by: { $0.margin < $1.margin }).prefix(4) {

@@ -1,5 +1,6 @@
 import Foundation
 import EvidentCertificate
+import EvidentChecker
 
 
 /// The answer to "does the property hold?", in VNN-COMP's words.

@@ -4,6 +4,7 @@ import EvidentVNNLib
 import EvidentEval
 import EvidentBounds
 import EvidentCertificate
+import EvidentChecker
 
 
 /// Settings of a verification run.

@@ -51,12 +51,11 @@ import Testing
         let property = try VNNLibParser.parse(path: SharedBenchmarks.path("acasxu/prop_6.vnnlib"))
         #expect(property.regions.count == 2)
         let first = property.regions[0], second = property.regions[1]
-        // Exactness is the claim: the bounds are the literals of the file.
-        #expect(first.lower == [-0.129289109, 0.11140846, -0.499999896, -0.5, -0.5])
-        #expect(first.upper == [0.700434925, 0.499999896, -0.499204121, 0.5, 0.5])
-        #expect(second.lower == [-0.129289109, -0.499999896, -0.499999896, -0.5, -0.5])
-        #expect(second.upper == [0.700434925, -0.11140846, -0.499204121, 0.5, 0.5])
-        // Both regions share the four clauses "Y_k <= Y_0", in file order.
+        // The bounds enclose the literals of the file: outer ends outward, inner ends inward.
+        expectBox(first, lower: ["-0.129289109", "0.11140846", "-0.499999896", "-0.5", "-0.5"],
+                  upper: ["0.700434925", "0.499999896", "-0.499204121", "0.5", "0.5"])
+        expectBox(second, lower: ["-0.129289109", "-0.499999896", "-0.499999896", "-0.5", "-0.5"],
+                  upper: ["0.700434925", "-0.11140846", "-0.499204121", "0.5", "0.5"])
         for region in property.regions {
             #expect(region.clauses.map(\.constraints) == (1...4).map { k in
                 [LinearConstraint(terms: [.init(output: 0, coefficient: -1), .init(output: k, coefficient: 1)], bound: 0)]
@@ -68,17 +67,20 @@ import Testing
     @Test(.enabled(if: SharedBenchmarks.available, Comment(rawValue: SharedBenchmarks.missingMessage)))
     func acasXuExactNumbers() throws {
         let p1 = try VNNLibParser.parse(path: SharedBenchmarks.path("acasxu/prop_1.vnnlib"))
-        #expect(p1.regions[0].lower == [0.6, -0.5, -0.5, 0.45, -0.5])
-        #expect(p1.regions[0].upper == [0.679857769, 0.5, 0.5, 0.5, -0.45])
-        // (>= Y_0 3.991125645861615) is -Y_0 <= -3.991125645861615.
+        expectBox(p1.regions[0], lower: ["0.6", "-0.5", "-0.5", "0.45", "-0.5"],
+                  upper: ["0.679857769", "0.5", "0.5", "0.5", "-0.45"])
+        // (>= Y_0 3.991125645861615) is -Y_0 <= -3.991125645861615, the threshold rounded up
+        // (outer) and down (inner).
+        let (lo, hi) = try #require(ExactDecimalOracle.enclosure("3.991125645861615"))
         #expect(p1.regions[0].clauses == [OutputClause(constraints: [
-            LinearConstraint(terms: [.init(output: 0, coefficient: -1)], bound: -3.991125645861615),
+            LinearConstraint(terms: [.init(output: 0, coefficient: -1)], bound: -lo, innerBound: -hi),
         ])])
         let p4 = try VNNLibParser.parse(path: SharedBenchmarks.path("acasxu/prop_4.vnnlib"))
         #expect(p4.regions[0].lower[2] == 0 && p4.regions[0].upper[2] == 0)
+        #expect(p4.regions[0].innerLower[2] == 0 && p4.regions[0].innerUpper[2] == 0)
         let test = try VNNLibParser.parse(path: SharedBenchmarks.path("test/test_prop.vnnlib"))
-        #expect(test.regions[0].upper[2] == 0.49999999998567607)
-        #expect(test.regions[0].lower[0] == -0.30353115613746867)
+        expectUpper(test.regions[0], 2, "0.49999999998567607")
+        expectLower(test.regions[0], 0, "-0.30353115613746867")
     }
 
     /// Every checked counterexample of the benchmarks is a counterexample of the parsed property.
@@ -159,22 +161,24 @@ import Testing
     @Test(.enabled(if: SharedBenchmarks.available, Comment(rawValue: SharedBenchmarks.missingMessage)))
     func cifarExactNumbers() throws {
         let resnet = try VNNLibParser.parse(path: SharedBenchmarks.path("cifar10_resnet/vnnlib/prop_0_eps_0.008.vnnlib"))
-        #expect(resnet.regions[0].upper[3071] == 1.8010209798812866)
-        #expect(resnet.regions[0].lower[3071] == 1.741058111190796)
-        #expect(resnet.regions[0].lower[3063] == 1.7110767364501953)
+        expectUpper(resnet.regions[0], 3071, "1.8010209798812866")
+        expectLower(resnet.regions[0], 3071, "1.741058111190796")
+        expectLower(resnet.regions[0], 3063, "1.7110767364501953")
         let oval = try VNNLibParser.parse(path: SharedBenchmarks.path(
             "oval21/vnnlib/cifar_base_kw-img1598-eps0.0026143790849673205.vnnlib"))
-        #expect(oval.regions[0].upper[3067] == 0.4032535254955292)
-        #expect(oval.regions[0].lower[3067] == 0.3800145983695984)
-        #expect(oval.regions[0].lower[3070] == 0.467160701751709)
+        expectUpper(oval.regions[0], 3067, "0.4032535254955292")
+        expectLower(oval.regions[0], 3067, "0.3800145983695984")
+        expectLower(oval.regions[0], 3070, "0.467160701751709")
     }
 
-    /// Every bound of every benchmark file equals the standard library's
-    /// (correctly rounded) conversion of the literal, bit for bit: this covers
-    /// both the fast path and the fallback of the number scanner.
+    /// Every bound of every benchmark file is the enclosure of the literal's exact value
+    /// (outer end outward, inner end inward): the correctly rounded literal is one end and the
+    /// ends are equal or neighbours for every bound, and every seventh bound is checked
+    /// against the oracle (the C library's exact expansions; slow in debug builds). This
+    /// covers both the exact shortcut and the big-integer path of the enclosure.
     @Test(.enabled(if: SharedBenchmarks.available, Comment(rawValue: SharedBenchmarks.missingMessage)))
-    func everyInputBoundMatchesTheCorrectlyRoundedLiteral() throws {
-        var checked = 0
+    func everyInputBoundEnclosesTheLiteral() throws {
+        var checked = 0, exact = 0
         for file in Self.vnnlibFiles {
             let text = try String(contentsOfFile: SharedBenchmarks.path(file), encoding: .utf8)
             let property = try VNNLibParser.parse(text: text, source: file)
@@ -182,17 +186,57 @@ import Testing
             // Top-level "(assert (<= X_i c))" lines state the bounds directly.
             for line in text.split(separator: "\n") where line.hasPrefix("(assert (<= X_") || line.hasPrefix("(assert (>= X_") {
                 let parts = line.dropFirst("(assert (".count).dropLast(2).split(separator: " ")
-                guard parts.count == 3, let index = Int(parts[1].dropFirst(2)), let value = Double(String(parts[2])) else {
+                guard parts.count == 3, let index = Int(parts[1].dropFirst(2)), let nearest = Double(String(parts[2])) else {
                     Issue.record("unexpected line \(line)")
                     continue
                 }
-                let parsed = parts[0] == "<=" ? property.regions[0].upper[index] : property.regions[0].lower[index]
-                #expect(parsed.bitPattern == value.bitPattern, "\(file): \(line)")
+                let region = property.regions[0]
+                let isUpper = parts[0] == "<="
+                let (outer, inner) = isUpper ? (region.upper[index], region.innerUpper[index])
+                                             : (region.lower[index], region.innerLower[index])
+                let (lo, hi) = isUpper ? (inner, outer) : (outer, inner)
+                #expect((lo == nearest || hi == nearest) && (lo == hi || lo.nextUp == hi), "\(file): \(line)")
                 checked += 1
+                if lo == hi { exact += 1 }
+                if checked % 7 == 0 {
+                    guard let (expectedLo, expectedHi) = ExactDecimalOracle.enclosure(String(parts[2])) else {
+                        Issue.record("\(file): \(line): no enclosure")
+                        continue
+                    }
+                    #expect(lo.bitPattern == expectedLo.bitPattern && hi.bitPattern == expectedHi.bitPattern, "\(file): \(line)")
+                }
             }
         }
         #expect(checked > 50_000)
+        #expect(exact > 0 && exact < checked)
     }
+}
+
+/// `region.lower[i]` and `innerLower[i]` are the outer (down) and inner (up) ends of `literal`'s enclosure.
+func expectLower(_ region: InputRegion, _ i: Int, _ literal: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    guard let (lo, hi) = ExactDecimalOracle.enclosure(literal) else {
+        Issue.record("\(literal) has no enclosure", sourceLocation: sourceLocation)
+        return
+    }
+    #expect(region.lower[i].bitPattern == lo.bitPattern && region.innerLower[i].bitPattern == hi.bitPattern,
+            "X_\(i) >= \(literal): outer \(region.lower[i]), inner \(region.innerLower[i])", sourceLocation: sourceLocation)
+}
+
+/// `region.upper[i]` and `innerUpper[i]` are the outer (up) and inner (down) ends of `literal`'s enclosure.
+func expectUpper(_ region: InputRegion, _ i: Int, _ literal: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    guard let (lo, hi) = ExactDecimalOracle.enclosure(literal) else {
+        Issue.record("\(literal) has no enclosure", sourceLocation: sourceLocation)
+        return
+    }
+    #expect(region.upper[i].bitPattern == hi.bitPattern && region.innerUpper[i].bitPattern == lo.bitPattern,
+            "X_\(i) <= \(literal): outer \(region.upper[i]), inner \(region.innerUpper[i])", sourceLocation: sourceLocation)
+}
+
+/// Every bound of the region encloses the literals.
+func expectBox(_ region: InputRegion, lower: [String], upper: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(region.lower.count == lower.count && region.upper.count == upper.count, sourceLocation: sourceLocation)
+    for (i, literal) in lower.enumerated() { expectLower(region, i, literal, sourceLocation: sourceLocation) }
+    for (i, literal) in upper.enumerated() { expectUpper(region, i, literal, sourceLocation: sourceLocation) }
 }
 
 /// Reads a VNN-COMP counterexample `((X_0 v) … (Y_0 w) …)`.

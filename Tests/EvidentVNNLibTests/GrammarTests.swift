@@ -38,19 +38,30 @@ func constraint(_ terms: [(Int, Double)], _ bound: Double) -> LinearConstraint {
         ])])
     }
 
+    /// Every number form parses to the enclosure of its exact value (the oracle:
+    /// the C library's exact expansions); the exactly representable ones to a point.
     @Test func numberForms() throws {
-        let literals = ["1e-3", "-2.5E+2", ".5", "5.", "+7", "(- 3)", "-0", "1E5", "0.000", "12345678901234567890123",
+        let literals = ["1e-3", "-2.5E+2", ".5", "5.", "+7", "-0", "1E5", "0.000", "12345678901234567890123",
                         "-4.9e-324", "1.7976931348623157e308", "0.1"]
-        let values: [Double] = [0.001, -250, 0.5, 5, 7, -3, 0, 100_000, 0, 12345678901234567741440, -Double.leastNonzeroMagnitude,
-                                1.7976931348623157e308, 0.1]
-        let text = declarations(inputs: literals.count, outputs: 1)
-            + literals.indices.map { "(assert (>= X_\($0) \(literals[$0])))\n(assert (<= X_\($0) \(literals[$0])))\n" }.joined()
-        let property = try VNNLibParser.parse(text: text, source: "numbers")
-        #expect(property.regions[0].lower == values)
-        #expect(property.regions[0].upper == values)
+        let exact: [Double?] = [nil, -250, 0.5, 5, 7, -0.0, 100_000, 0, nil, nil, nil, nil]
+        let property = try VNNLibParser.parse(text: pointBoxes(literals + ["(- 3)"]), source: "numbers")
+        let region = property.regions[0]
+        for (i, literal) in literals.enumerated() {
+            let (lo, hi) = try #require(ExactDecimalOracle.enclosure(literal), "\(literal)")
+            #expect(same(region.lower[i], lo) && same(region.upper[i], hi), "\(literal)")
+            #expect(same(region.innerLower[i], hi) && same(region.innerUpper[i], lo), "\(literal)")
+            if let value = exact[i] {
+                #expect(same(region.lower[i], value) && same(region.upper[i], value), "\(literal) is exact")
+            } else {
+                #expect(region.lower[i] < region.upper[i], "\(literal) is no double")
+            }
+        }
+        #expect(region.lower[literals.count] == -3 && region.upper[literals.count] == -3)
     }
 
-    /// Hard cases for correct rounding (halfway points, subnormals, long significands).
+    /// Hard cases for correct rounding (halfway points, subnormals, long significands): the
+    /// correctly rounded double is one end of the literal's enclosure, the other end its
+    /// neighbour or itself (when the decimal is exact).
     @Test(arguments: [
         ("9007199254740993", 9007199254740992.0),
         ("9007199254740995", 9007199254740996.0),
@@ -65,12 +76,16 @@ func constraint(_ terms: [(Int, Double)], _ bound: Double) -> LinearConstraint {
     ])
     func correctlyRounded(_ literal: String, _ expected: Double) throws {
         let text = "(declare-const X_0 Real)(declare-const Y_0 Real)(assert (>= X_0 \(literal)))(assert (<= X_0 1e308))"
-        let property = try VNNLibParser.parse(text: text, source: "rounding")
-        #expect(property.regions[0].lower[0].bitPattern == expected.bitPattern)
+        let region = try VNNLibParser.parse(text: text, source: "rounding").regions[0]
+        let (lower, inner) = (region.lower[0], region.innerLower[0])
+        #expect(same(lower, expected) || same(inner, expected))
+        #expect(lower == inner || lower.nextUp == inner)
+        let (lo, hi) = try #require(DecimalFixture.enclosure(literal))
+        #expect(same(lower, lo) && same(inner, hi))
     }
 
-    /// Seeded random literals of every length and exponent agree bit for bit with
-    /// the standard library's correctly rounded conversion.
+    /// Seeded random literals of every length and exponent: the standard library's correctly
+    /// rounded conversion is one end of the parsed enclosure, which is one ulp wide at most.
     @Test func randomLiteralsMatchTheStandardLibrary() throws {
         var random = SplitMix64(seed: 42)
         var literals: [String] = []
@@ -87,7 +102,9 @@ func constraint(_ terms: [(Int, Double)], _ bound: Double) -> LinearConstraint {
         let property = try VNNLibParser.parse(text: text, source: "random")
         for (index, literal) in literals.enumerated() {
             let expected = Double(literal) ?? .nan
-            #expect(property.regions[0].lower[index].bitPattern == expected.bitPattern, "\(literal)")
+            let (lower, inner) = (property.regions[0].lower[index], property.regions[0].innerLower[index])
+            #expect(same(lower, expected) || same(inner, expected), "\(literal)")
+            #expect(lower == inner || lower.nextUp == inner, "\(literal)")
         }
     }
 

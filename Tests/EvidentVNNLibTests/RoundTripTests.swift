@@ -1,5 +1,8 @@
 import EvidentVNNLib
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 /// Random properties written as VNN-LIB text in varied but equivalent forms
@@ -41,14 +44,31 @@ struct RandomPropertyWriter {
         }
     }
 
-    /// A literal of `v` in one of several exact forms.
+    /// A literal of `v` in one of several exact forms. Literals stand for their exact decimal
+    /// value, so the written text must be exactly `v` for the parsed property to equal the
+    /// generated one: the shortest form `"\(v)"` where it is exact, else the full expansion.
     mutating func literal(_ v: Double) -> String {
+        let expansion = exactExpansion(v)
+        let shortest = "\(v)"
+        let shortIsExact = ExactDecimalOracle.enclosure(shortest).map { $0.lo == v && $0.hi == v } ?? false
         switch int(0...3) {
-        case 0: return "\(v)"
-        case 1: return String(format: "%.17e", v)
-        case 2: return v < 0 ? "(- \(-v))" : "\(v)"
-        default: return String(format: "%.17E", v).replacingOccurrences(of: "E+", with: "E")
+        case 0: return shortIsExact ? shortest : expansion
+        case 1: return expansion
+        case 2: return v < 0 ? "(- \(exactExpansion(-v)))" : expansion
+        default: return expansion.uppercased().replacingOccurrences(of: "E+", with: "E")
         }
+    }
+
+    /// The exact decimal expansion of `v` in scientific notation, trailing zeros removed.
+    func exactExpansion(_ v: Double) -> String {
+        var buffer = [CChar](repeating: 0, count: 1300)
+        _ = withVaList([v]) { vsnprintf(&buffer, buffer.count, "%.1100e", $0) }
+        let text = String(cString: buffer)
+        guard let e = text.firstIndex(of: "e") else { return text }
+        var mantissa = String(text[..<e])
+        while mantissa.hasSuffix("0") { mantissa.removeLast() }
+        if mantissa.hasSuffix(".") { mantissa.removeLast() }
+        return mantissa + text[e...]
     }
 
     mutating func separator() -> String {

@@ -1,0 +1,812 @@
+import Foundation
+import EvidentIR
+import EvidentSoundArithmetic
+
+/// One row of a backward pass: a linear function `Σ start · target` to bound from below over
+/// the subdomain, the box its input concretises over, its explicit slopes and β terms.
+struct BackwardRow: Sendable {
+    enum Start: Sendable {
+        /// `sign · target[element]` (intermediate bounds: `sign` is +1 or −1).
+        case unit(element: Int, sign: Double)
+        /// `Σ coefficient · target[element]`.
+        case dense([(element: Int, coefficient: Double)])
+    }
+    var start: Start
+    /// Index into the pass's boxes (the input's bounds for this row).
+    var box: Int = 0
+    /// Index into the pass's explicit slope vectors, or `nil` for default slopes.
+    var slopes: Int? = nil
+    /// β-CROWN terms added to coefficients of pre-activations when the pass reaches them.
+    var betas: [BetaTerm] = []
+}
+
+/// `coefficient · value[element]` added to a row's function (β-CROWN: `−σβ ẑ_j`).
+struct BetaTerm: Sendable {
+    var value: ValueID
+    var element: Int
+    var coefficient: Double
+}
+
+/// Which neurons of which ReLU layers carry explicit slopes, and where their bytes are.
+struct SlopeLayout: Sendable {
+    /// Per ReLU output value: for every neuron, its index in the slope byte vector, or −1.
+    var position: [ValueID: [Int]] = [:]
+    var count = 0
+}
+
+/// The result for one row: a lower bound valid in real arithmetic, or `-∞` with the reason.
+struct RowBound: Sendable {
+    var lower: Double
+    var failure: String?
+}
+
+/// A sound CROWN backward pass (Docs/certificates.md, "Refutations"; Soundness.md, "The
+/// checker"): lower bounds, valid in real arithmetic, of linear functions of one value over
+/// a subdomain, with the relaxations and charges of a ``BoundState``.
+///
+/// Coefficients are element-major (`size × rows`). Rows are processed in chunks (a few
+/// hundred rows), chunks in parallel. Every step is computed in binary64 round-to-nearest
+/// and its rounding error is charged to the row instead of being avoided:
+/// - affine steps: ``AffineCharge`` (`Σ_o |Λ_out[o, r]| w_o + fixed`); the transposed map
+///   itself is exact for data movement, addition and subtraction;
+/// - ReLU steps (products `c·α`, `c·s`) and sums at fan-outs and β additions:
+///   `|fl(x) − x| ≤ u|fl(x)| (+ η/2 for products)`, charged as `|new| · up(u·ρ)` per element
+///   with `ρ = max(|l|, |u|)` of the value the coefficient multiplies;
+/// - constants (offsets `Λ·b`, intercepts `c·t`, the final dot product with the minimising
+///   corner of the input box) are summed into one per-row number `k_r` together with
+///   `Σ|terms|`, and charged `ĝ_N Σ|terms| + 2Nη` (N terms, `RoundingError` bound (C)).
+/// The bound is `down(k_r − up(charges))`. A coefficient that overflows, or any non-finite
+/// number in the result, fails the row.
+struct BackwardPass {
+    let model: CheckerModel
+    let state: BoundState
+    let target: ValueID
+    /// Input bounds per box (`boxes[row.box]`).
+    let boxes: [ValueBounds]
+    var layout = SlopeLayout()
+    /// Explicit slope bytes (`layout.count` each), indexed by `row.slopes`.
+    var slopeBytes: [[UInt8]] = []
+
+    init(model: CheckerModel, state: BoundState, target: ValueID, boxes: [ValueBounds]) {
+        self.model = model
+        self.state = state
+        self.target = target
+        self.boxes = boxes
+    }
+
+    /// Rows per chunk: a coefficient matrix of the widest value stays within a few megabytes.
+    var chunkSize: Int {
+        let widest = model.sizes.max() ?? 1
+        return max(16, min(384, (1 << 19) / max(1, widest)))
+    }
+
+    /// Lower bounds of every row (in row order), computed in parallel chunks.
+    func run(_ rows: [BackwardRow]) -> [RowBound] {
+        if rows.isEmpty { return [] }
+        var count = (rows.count + chunkSize - 1) / chunkSize
+        if count > 1 && count % 2 == 1 { count += 1 }
+        let size = (rows.count + count - 1) / count
+        let chunks = (rows.count + size - 1) / size
+        let results = ResultBuffer(count: rows.count)
+        MatrixProduct.prepare()
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            let range = (c * size)..<min(rows.count, (c + 1) * size)
+            var chunk = ChunkPass(pass: self, rows: Array(rows[range]))
+            let bounds = chunk.run()
+            for (k, r) in range.enumerated() { results.set(r, bounds[k]) }
+        }
+        return results.values
+    }
+}
+
+/// Rows' results written by concurrent chunks at disjoint indices.
+private final class ResultBuffer: @unchecked Sendable {
+    private var storage: [RowBound]
+    private let lock = NSLock()
+    init(count: Int) { storage = [RowBound](repeating: RowBound(lower: -.infinity, failure: "not computed"), count: count) }
+    func set(_ i: Int, _ v: RowBound) {
+        lock.lock()
+        storage[i] = v
+        lock.unlock()
+    }
+    var values: [RowBound] { storage }
+}
+
+/// Coefficients of all rows of a chunk on one value.
+private enum Slot {
+    /// Row `r` has the single coefficient `value[r]` at `element[r]`.
+    case unit(element: [Int], value: [Double])
+    /// `size × n` element-major; `support[e] == false` means element `e`'s block is all zeros.
+    case dense(values: [Double], support: [Bool])
+}
+
+/// One chunk of rows through the graph.
+private struct ChunkPass {
+    let pass: BackwardPass
+    let rows: [BackwardRow]
+    let n: Int
+    var model: CheckerModel { pass.model }
+    var state: BoundState { pass.state }
+    /// Per-row sum of constant terms, sum of their magnitudes, and charges.
+    var constant: [Double]
+    var absoluteConstant: [Double]
+    var charge: [Double]
+    /// Charges common to all rows, rounded up.
+    var fixed = 0.0
+    /// Upper bounds on the number of terms in each row's constant sum and charge sum.
+    var constantTerms = 0
+    var chargeTerms = 0
+    var failure: String?
+    var slots: [Slot?]
+
+    init(pass: BackwardPass, rows: [BackwardRow]) {
+        self.pass = pass
+        self.rows = rows
+        n = rows.count
+        constant = [Double](repeating: 0, count: n)
+        absoluteConstant = constant
+        charge = constant
+        slots = [Slot?](repeating: nil, count: pass.model.sizes.count)
+    }
+
+    mutating func run() -> [RowBound] {
+        let target = pass.target
+        // Initial coefficients.
+        if rows.allSatisfy({ if case .unit = $0.start { return true } else { return false } }) {
+            var element = [Int](), value = [Double]()
+            for row in rows { if case let .unit(e, s) = row.start { element.append(e); value.append(s) } }
+            slots[target] = .unit(element: element, value: value)
+        } else {
+            let size = model.sizes[target]
+            var a = [Double](repeating: 0, count: size * n), support = [Bool](repeating: false, count: size)
+            for (r, row) in rows.enumerated() {
+                switch row.start {
+                case let .unit(e, s):
+                    a[e * n + r] += s
+                    support[e] = true
+                case .dense(let terms):
+                    for t in terms where t.coefficient != 0 {
+                        a[t.element * n + r] += t.coefficient
+                        support[t.element] = true
+                    }
+                }
+            }
+            slots[target] = .dense(values: a, support: support)
+        }
+        var betas = [ValueID: [(row: Int, term: BetaTerm)]]()
+        for (r, row) in rows.enumerated() { for t in row.betas { betas[t.value, default: []].append((r, t)) } }
+        if let last = model.producers[target] {
+            for index in stride(from: last, through: 0, by: -1) {
+                let node = model.graph.nodes[index]
+                let v = node.output
+                if let terms = betas[v] { addBetas(terms, at: v) }
+                guard let slot = slots[v] else { continue }
+                slots[v] = nil
+                if let offset = model.offsets[index] { addOffset(slot, offset) }
+                let contributions = step(index, slot)
+                if failure != nil { break }
+                for (operand, contribution) in zip(node.inputs, contributions) { accumulate(contribution, into: operand) }
+            }
+        }
+        if let terms = betas[model.input] { addBetas(terms, at: model.input) }
+        if failure == nil, let slot = slots[model.input] { concretize(slot) }
+        return finish()
+    }
+
+    // MARK: - Result
+
+    func finish() -> [RowBound] {
+        if let failure { return [RowBound](repeating: RowBound(lower: -.infinity, failure: failure), count: n) }
+        return (0..<n).map { r in
+            let constantError = RoundingError.dotProductError(terms: constantTerms, absoluteSum: absoluteConstant[r])
+            let charges = RoundingError.sumUpperBound(charge[r], terms: chargeTerms)
+            let total = roundedSum(roundedSum(constantError, charges, upward: true), fixed, upward: true)
+            let lower = roundedSum(constant[r], -total, upward: false)
+            guard lower.isFinite, total.isFinite, constant[r].isFinite else {
+                return RowBound(lower: -.infinity, failure: "a non-finite number arose in the bound (constant \(constant[r]), "
+                                + "rounding charge \(total))")
+            }
+            return RowBound(lower: lower, failure: nil)
+        }
+    }
+
+    // MARK: - Helpers
+
+    func densified(_ slot: Slot, size: Int) -> (values: [Double], support: [Bool]) {
+        switch slot {
+        case let .dense(values, support):
+            return (values, support)
+        case let .unit(element, value):
+            var a = [Double](repeating: 0, count: size * n), support = [Bool](repeating: false, count: size)
+            for r in 0..<n {
+                a[element[r] * n + r] = value[r]
+                support[element[r]] = true
+            }
+            return (a, support)
+        }
+    }
+
+    /// Whether every supported block of `a` is finite (NaN or ±∞ anywhere fails the chunk).
+    func allFinite(_ a: [Double], _ support: [Bool]) -> Bool {
+        a.withUnsafeBufferPointer { p in
+            var probe = 0.0
+            for e in support.indices where support[e] {
+                let block = p.baseAddress! + e * n
+                for r in 0..<n { probe += block[r] * 0 }
+            }
+            return probe == 0
+        }
+    }
+
+    mutating func fail(_ message: String) {
+        if failure == nil { failure = message }
+    }
+
+    // MARK: - Constants
+
+    mutating func addOffset(_ slot: Slot, _ offset: [Double]) {
+        switch slot {
+        case let .unit(element, value):
+            for r in 0..<n {
+                let t = value[r] * offset[element[r]]
+                constant[r] += t
+                absoluteConstant[r] += Swift.abs(t)
+            }
+            constantTerms += 1
+        case let .dense(values, support):
+            var terms = 0
+            values.withUnsafeBufferPointer { a in
+                constant.withUnsafeMutableBufferPointer { k in
+                    absoluteConstant.withUnsafeMutableBufferPointer { m in
+                        for e in support.indices where support[e] && offset[e] != 0 {
+                            let o = offset[e], block = a.baseAddress! + e * n
+                            for r in 0..<n {
+                                let t = block[r] * o
+                                k[r] += t
+                                m[r] += Swift.abs(t)
+                            }
+                            terms += 1
+                        }
+                    }
+                }
+            }
+            constantTerms += terms
+        }
+    }
+
+    /// The final concretisation: `Σ_i Λ_i x*_i` with `x*` the minimising corner of each
+    /// row's box, summed into the row constants (its rounding is charged with them).
+    mutating func concretize(_ slot: Slot) {
+        let size = model.inputSize
+        let (a, support) = densified(slot, size: size)
+        let boxes = pass.boxes
+        let single = rows.allSatisfy { $0.box == rows[0].box } ? rows[0].box : nil
+        var terms = 0
+        a.withUnsafeBufferPointer { pa in
+            constant.withUnsafeMutableBufferPointer { k in
+                absoluteConstant.withUnsafeMutableBufferPointer { m in
+                    for i in 0..<size where support[i] {
+                        let block = pa.baseAddress! + i * n
+                        if let b = single {
+                            let (lo, up) = (boxes[b].lower[i], boxes[b].upper[i])
+                            for r in 0..<n {
+                                let c = block[r]
+                                let t = c * (c >= 0 ? lo : up)
+                                k[r] += t
+                                m[r] += Swift.abs(t)
+                            }
+                        } else {
+                            for r in 0..<n {
+                                let c = block[r], box = boxes[rows[r].box]
+                                let t = c * (c >= 0 ? box.lower[i] : box.upper[i])
+                                k[r] += t
+                                m[r] += Swift.abs(t)
+                            }
+                        }
+                        terms += 1
+                    }
+                }
+            }
+        }
+        constantTerms += terms
+    }
+
+    // MARK: - Fan-out sums and β terms
+
+    mutating func accumulate(_ contribution: Slot, into operand: ValueID) {
+        guard let existing = slots[operand] else {
+            slots[operand] = contribution
+            return
+        }
+        slots[operand] = nil
+        guard let weight = state.roundingWeights[operand] else {
+            fail("internal: no rounding weights for the fan-out value '\(model.graph.values[operand].name)'")
+            return
+        }
+        if case let .unit(e1, v1) = existing, case let .unit(e2, v2) = contribution, e1 == e2 {
+            var v = v1
+            for r in 0..<n {
+                v[r] = v1[r] + v2[r]
+                charge[r] += Swift.abs(v[r]) * weight[e1[r]]
+            }
+            chargeTerms += 1
+            slots[operand] = .unit(element: e1, value: v)
+            return
+        }
+        let size = model.sizes[operand]
+        var (sum, support) = densified(existing, size: size)
+        let (other, otherSupport) = densified(contribution, size: size)
+        var terms = 0
+        sum.withUnsafeMutableBufferPointer { s in
+            other.withUnsafeBufferPointer { o in
+                charge.withUnsafeMutableBufferPointer { ch in
+                    for e in 0..<size where otherSupport[e] {
+                        let sb = s.baseAddress! + e * n, ob = o.baseAddress! + e * n
+                        if support[e] {
+                            let w = weight[e]
+                            for r in 0..<n {
+                                let x = sb[r] + ob[r]
+                                sb[r] = x
+                                ch[r] += Swift.abs(x) * w
+                            }
+                            terms += 1
+                        } else {
+                            sb.update(from: ob, count: n)
+                            support[e] = true
+                        }
+                    }
+                }
+            }
+        }
+        chargeTerms += terms
+        slots[operand] = .dense(values: sum, support: support)
+    }
+
+    mutating func addBetas(_ terms: [(row: Int, term: BetaTerm)], at value: ValueID) {
+        guard let weight = state.roundingWeights[value] else {
+            fail("internal: no rounding weights for the split value '\(model.graph.values[value].name)'")
+            return
+        }
+        let size = model.sizes[value]
+        var (a, support) = slots[value].map { densified($0, size: size) }
+            ?? ([Double](repeating: 0, count: size * n), [Bool](repeating: false, count: size))
+        slots[value] = nil
+        for (r, t) in terms {
+            let i = t.element * n + r
+            let old = a[i]
+            a[i] = old + t.coefficient
+            if old != 0 { charge[r] += Swift.abs(a[i]) * weight[t.element] }
+            support[t.element] = true
+        }
+        chargeTerms += terms.count
+        slots[value] = .dense(values: a, support: support)
+    }
+
+    // MARK: - Steps
+
+    mutating func step(_ index: Int, _ slot: Slot) -> [Slot] {
+        let node = model.graph.nodes[index]
+        switch node.operation {
+        case .relu:
+            guard let lines = state.relu[node.output] else {
+                fail("internal: ReLU '\(node.name)' has no relaxation")
+                return []
+            }
+            return [reluStep(slot, lines, value: node.output)]
+        case .maxPool:
+            guard let lines = state.maxPool[node.output] else {
+                fail("internal: MaxPool '\(node.name)' has no relaxation")
+                return []
+            }
+            return [maxPoolStep(slot, lines, operandSize: model.sizes[node.inputs[0]], outSize: model.sizes[node.output],
+                                windows: model.pools[index]!.maxWindowsPerCell)]
+        default:
+            if let charge = state.charges[index] { chargeAffine(slot, charge) }
+            let results = affineStep(index, slot)
+            for (operand, result) in zip(node.inputs, results) {
+                guard state.charges[index] != nil else { continue }
+                let finite: Bool
+                switch result {
+                case let .dense(values, support): finite = allFinite(values, support)
+                case let .unit(_, values): finite = values.allSatisfy(\.isFinite)
+                }
+                if !finite {
+                    fail("coefficients overflowed at '\(model.graph.values[operand].name)' (operand of '\(node.name)')")
+                }
+            }
+            return results
+        }
+    }
+
+    /// Charges the rounding of one affine node's transposed map (see ``AffineCharge``).
+    mutating func chargeAffine(_ slot: Slot, _ c: AffineCharge) {
+        switch slot {
+        case let .unit(element, value):
+            // A product by ±1 is exact: rows starting at a unit only round once scaled.
+            var any = false
+            for r in 0..<n where Swift.abs(value[r]) != 1 {
+                charge[r] += Swift.abs(value[r]) * c.weight[element[r]]
+                any = true
+            }
+            if any {
+                chargeTerms += 1
+                fixed = roundedSum(fixed, c.fixed, upward: true)
+            }
+        case let .dense(values, support):
+            var terms = 0
+            values.withUnsafeBufferPointer { a in
+                charge.withUnsafeMutableBufferPointer { ch in
+                    for o in support.indices where support[o] {
+                        let w = c.weight[o], block = a.baseAddress! + o * n
+                        for r in 0..<n { ch[r] += Swift.abs(block[r]) * w }
+                        terms += 1
+                    }
+                }
+            }
+            chargeTerms += terms
+            fixed = roundedSum(fixed, c.fixed, upward: true)
+        }
+    }
+
+    /// Lower line `α ẑ` for non-negative coefficients, upper line `s ẑ + t` (intercept to
+    /// the constant) for negative ones; identity or zero for stable neurons.
+    mutating func reluStep(_ slot: Slot, _ lines: ReluLines, value: ValueID) -> Slot {
+        let positions = pass.layout.position[value]
+        let slopeBytes = pass.slopeBytes
+        func slope(_ j: Int, _ r: Int) -> Double {
+            if let positions, positions[j] >= 0, let s = rows[r].slopes {
+                return Double(slopeBytes[s][positions[j]]) / 255
+            }
+            return lines.defaultSlope[j]
+        }
+        switch slot {
+        case let .unit(element, value):
+            var v = value
+            var touched = 0
+            for r in 0..<n {
+                let j = element[r], c = v[r]
+                switch lines.state[j] {
+                case .active: continue
+                case .inactive: v[r] = 0
+                case .unstable:
+                    let x: Double
+                    if c >= 0 {
+                        x = c * slope(j, r)
+                    } else {
+                        x = c * lines.upperSlope[j]
+                        let t = c * lines.upperIntercept[j]
+                        constant[r] += t
+                        absoluteConstant[r] += Swift.abs(t)
+                    }
+                    v[r] = x
+                    charge[r] += Swift.abs(x) * lines.roundingWeight[j]
+                    touched = 1
+                }
+            }
+            constantTerms += touched
+            chargeTerms += touched
+            if touched > 0 { fixed = roundedSum(fixed, lines.underflowCharge, upward: true) }
+            return .unit(element: element, value: v)
+        case .dense(var a, var support):
+            let size = support.count
+            var unstable = 0
+            let hasSlopes = positions != nil && rows.contains { $0.slopes != nil }
+            a.withUnsafeMutableBufferPointer { pa in
+                constant.withUnsafeMutableBufferPointer { k in
+                    absoluteConstant.withUnsafeMutableBufferPointer { m in
+                        charge.withUnsafeMutableBufferPointer { ch in
+                            for j in 0..<size where support[j] {
+                                let block = pa.baseAddress! + j * n
+                                switch lines.state[j] {
+                                case .active:
+                                    continue
+                                case .inactive:
+                                    block.update(repeating: 0, count: n)
+                                    support[j] = false
+                                case .unstable:
+                                    unstable += 1
+                                    let (s, t, w) = (lines.upperSlope[j], lines.upperIntercept[j], lines.roundingWeight[j])
+                                    if hasSlopes, positions![j] >= 0 {
+                                        for r in 0..<n {
+                                            let c = block[r]
+                                            let x: Double
+                                            if c >= 0 { x = c * slope(j, r) } else {
+                                                x = c * s
+                                                let tt = c * t
+                                                k[r] += tt
+                                                m[r] += Swift.abs(tt)
+                                            }
+                                            block[r] = x
+                                            ch[r] += Swift.abs(x) * w
+                                        }
+                                    } else {
+                                        let alpha = lines.defaultSlope[j]
+                                        for r in 0..<n {
+                                            let c = block[r]
+                                            let negative = Swift.min(c, 0)
+                                            let x = Swift.max(c, 0) * alpha + negative * s
+                                            let tt = negative * t
+                                            k[r] += tt
+                                            m[r] += Swift.abs(tt)
+                                            block[r] = x
+                                            ch[r] += Swift.abs(x) * w
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            constantTerms += unstable
+            chargeTerms += unstable
+            if unstable > 0 { fixed = roundedSum(fixed, lines.underflowCharge, upward: true) }
+            return .dense(values: a, support: support)
+        }
+    }
+
+    /// MaxPool: non-negative coefficients (and all of a dominated window) move to the
+    /// winner; negative ones of other windows multiply the constant upper bound.
+    mutating func maxPoolStep(_ slot: Slot, _ lines: MaxPoolLines, operandSize: Int, outSize: Int, windows: Int) -> Slot {
+        let (a, support) = densified(slot, size: outSize)
+        var out = [Double](repeating: 0, count: operandSize * n), outSupport = [Bool](repeating: false, count: operandSize)
+        var terms = 0
+        for o in 0..<outSize where support[o] {
+            let w = lines.winner[o], weight = lines.chargeWeight[o]
+            outSupport[w] = true
+            for r in 0..<n {
+                let c = a[o * n + r]
+                if c >= 0 || lines.dominated[o] {
+                    out[w * n + r] += c
+                    charge[r] += Swift.abs(c) * weight
+                } else {
+                    let t = c * lines.upperConstant[o]
+                    constant[r] += t
+                    absoluteConstant[r] += Swift.abs(t)
+                }
+            }
+            terms += 1
+        }
+        constantTerms += terms
+        chargeTerms += terms
+        if !allFinite(out, outSupport) { fail("coefficients overflowed at a MaxPool operand") }
+        return .dense(values: out, support: outSupport)
+    }
+
+    /// The transposed linear part of an affine node, per operand.
+    mutating func affineStep(_ index: Int, _ slot: Slot) -> [Slot] {
+        let node = model.graph.nodes[index]
+        let operandSize = model.sizes[node.inputs[0]]
+        let outSize = model.sizes[node.output]
+        let inShape = model.graph.values[node.inputs[0]].shape
+        // Sparse rows through elementwise steps and into the first weight layer.
+        if case let .unit(element, value) = slot {
+            switch node.operation {
+            case .addConstant, .reshape:
+                return [slot]
+            case .add:
+                return [slot, slot]
+            case .subtract:
+                return [slot, .unit(element: element, value: value.map { -$0 })]
+            case .multiplyConstant(let c):
+                return [.unit(element: element, value: (0..<n).map { value[$0] * c.scalars[element[$0]] })]
+            case .divideConstant(let c):
+                return [.unit(element: element, value: (0..<n).map { value[$0] / c.scalars[element[$0]] })]
+            case let .channelAffine(scale, _):
+                let inner = inShape[2...].elementCount, channels = inShape[1]
+                return [.unit(element: element, value: (0..<n).map { value[$0] * scale[(element[$0] / inner) % channels] })]
+            case .convolution(let conv):
+                return [unitConvolution(model.convolutions[index]!, conv.weight.scalars, element, value)]
+            case .linear(let lin):
+                var out = [Double](repeating: 0, count: operandSize * n), support = [Bool](repeating: false, count: operandSize)
+                for r in 0..<n {
+                    let group = element[r] / lin.outFeatures, feature = element[r] % lin.outFeatures
+                    for k in 0..<lin.inFeatures {
+                        let e = group * lin.inFeatures + k
+                        out[e * n + r] = value[r] * lin.weight.scalars[feature * lin.inFeatures + k]
+                        support[e] = true
+                    }
+                }
+                return [.dense(values: out, support: support)]
+            default:
+                break
+            }
+        }
+        let (a, support) = densified(slot, size: outSize)
+        switch node.operation {
+        case .relu, .maxPool:
+            return []
+        case .addConstant, .reshape:
+            return [.dense(values: a, support: support)]
+        case .add:
+            return [.dense(values: a, support: support), .dense(values: a, support: support)]
+        case .subtract:
+            return [.dense(values: a, support: support), .dense(values: a.map { -$0 }, support: support)]
+        case .multiplyConstant(let c):
+            return [scaled(a, support) { c.scalars[$0] }]
+        case .divideConstant(let c):
+            var out = a
+            for e in support.indices where support[e] {
+                let d = c.scalars[e]
+                for r in 0..<n { out[e * n + r] = a[e * n + r] / d }
+            }
+            return [.dense(values: out, support: support)]
+        case let .channelAffine(scale, _):
+            let inner = inShape[2...].elementCount, channels = inShape[1]
+            return [scaled(a, support) { scale[($0 / inner) % channels] }]
+        case .transpose(let permutation):
+            let sources = permutationSources(shape: inShape, permutation: permutation)
+            var out = [Double](repeating: 0, count: a.count), outSupport = [Bool](repeating: false, count: operandSize)
+            for (e, s) in sources.enumerated() where support[e] {
+                copyBlock(a, e, to: &out, s)
+                outSupport[s] = true
+            }
+            return [.dense(values: out, support: outSupport)]
+        case .concat(let axis):
+            let shapes = node.inputs.map { model.graph.values[$0].shape }
+            let targets = concatTargets(shapes: shapes, axis: axis)
+            return targets.map { map in
+                var out = [Double](repeating: 0, count: map.count * n), outSupport = [Bool](repeating: false, count: map.count)
+                for (i, t) in map.enumerated() where support[t] {
+                    copyBlock(a, t, to: &out, i)
+                    outSupport[i] = true
+                }
+                return .dense(values: out, support: outSupport)
+            }
+        case .pad(let pads):
+            let map = padTargets(shape: inShape, pads: pads, outputShape: model.graph.values[node.output].shape)
+            var out = [Double](repeating: 0, count: operandSize * n), outSupport = [Bool](repeating: false, count: operandSize)
+            for (i, t) in map.enumerated() where support[t] {
+                copyBlock(a, t, to: &out, i)
+                outSupport[i] = true
+            }
+            return [.dense(values: out, support: outSupport)]
+        case .averagePool:
+            let plan = model.pools[index]!
+            var out = [Double](repeating: 0, count: operandSize * n), outSupport = [Bool](repeating: false, count: operandSize)
+            for o in 0..<outSize where support[o] {
+                let m = plan.divisor[o]
+                for c in plan.cells[plan.cellStart[o]..<plan.cellStart[o + 1]] {
+                    for r in 0..<n { out[c * n + r] += a[o * n + r] / m }
+                    outSupport[c] = true
+                }
+            }
+            return [.dense(values: out, support: outSupport)]
+        case .globalAveragePool:
+            let inner = operandSize / max(outSize, 1), m = Double(inner)
+            var out = [Double](repeating: 0, count: operandSize * n), outSupport = [Bool](repeating: false, count: operandSize)
+            for o in 0..<outSize where support[o] {
+                for i in (o * inner)..<((o + 1) * inner) {
+                    for r in 0..<n { out[i * n + r] = a[o * n + r] / m }
+                    outSupport[i] = true
+                }
+            }
+            return [.dense(values: out, support: outSupport)]
+        case .convolution:
+            return [denseConvolution(model.convolutions[index]!, a, support)]
+        case .linear(let lin):
+            let groups = operandSize / lin.inFeatures
+            var out = [Double](repeating: 0, count: operandSize * n), outSupport = [Bool](repeating: false, count: operandSize)
+            lin.weight.scalars.withUnsafeBufferPointer { w in
+                a.withUnsafeBufferPointer { pa in
+                    out.withUnsafeMutableBufferPointer { po in
+                        for g in 0..<groups {
+                            guard support[(g * lin.outFeatures)..<((g + 1) * lin.outFeatures)].contains(true) else { continue }
+                            // [in × n] = Wᵀ [in × out] · Λ_g [out × n]
+                            MatrixProduct.multiply(transposeA: true, transposeB: false, m: lin.inFeatures, n: n,
+                                                   k: lin.outFeatures, a: w.baseAddress!, lda: lin.inFeatures,
+                                                   b: pa.baseAddress! + g * lin.outFeatures * n, ldb: n,
+                                                   c: po.baseAddress! + g * lin.inFeatures * n, ldc: n)
+                            for k in 0..<lin.inFeatures { outSupport[g * lin.inFeatures + k] = true }
+                        }
+                    }
+                }
+            }
+            return [.dense(values: out, support: outSupport)]
+        }
+    }
+
+    func scaled(_ a: [Double], _ support: [Bool], _ factor: (Int) -> Double) -> Slot {
+        var out = a
+        for e in support.indices where support[e] {
+            let f = factor(e)
+            for r in 0..<n { out[e * n + r] = a[e * n + r] * f }
+        }
+        return .dense(values: out, support: support)
+    }
+
+    func copyBlock(_ a: [Double], _ source: Int, to out: inout [Double], _ target: Int) {
+        a.withUnsafeBufferPointer { pa in
+            out.withUnsafeMutableBufferPointer { po in
+                (po.baseAddress! + target * n).update(from: pa.baseAddress! + source * n, count: n)
+            }
+        }
+    }
+
+    /// Unit rows through a convolution: row `r` is one output element; its transpose is the
+    /// filter of that channel placed at the element's window, scaled by the row's value
+    /// (one product per entry).
+    func unitConvolution(_ plan: ConvolutionPlan, _ weight: [Double], _ element: [Int], _ value: [Double]) -> Slot {
+        let inSize = plan.images * plan.channels * plan.height * plan.width
+        var out = [Double](repeating: 0, count: inSize * n), support = [Bool](repeating: false, count: inSize)
+        let (m, oh, ow) = (plan.outChannels, plan.outHeight, plan.outWidth)
+        let (cg, mg, kh, kw) = (plan.groupIn, plan.groupOut, plan.kernelHeight, plan.kernelWidth)
+        let w = plan.window
+        for r in 0..<n {
+            let e = element[r], v = value[r]
+            let image = e / (m * oh * ow), channel = (e / (oh * ow)) % m
+            let oy = (e / ow) % oh, ox = e % ow
+            let g = channel / mg
+            for ci in 0..<cg {
+                for ky in 0..<kh {
+                    let y = oy * w.strides.height - w.pads.top + ky * w.dilations.height
+                    guard y >= 0 && y < plan.height else { continue }
+                    for kx in 0..<kw {
+                        let x = ox * w.strides.width - w.pads.left + kx * w.dilations.width
+                        guard x >= 0 && x < plan.width else { continue }
+                        let input = ((image * plan.channels + g * cg + ci) * plan.height + y) * plan.width + x
+                        out[input * n + r] = v * weight[((channel * cg + ci) * kh + ky) * kw + kx]
+                        support[input] = true
+                    }
+                }
+            }
+        }
+        return .dense(values: out, support: support)
+    }
+
+    /// The transposed convolution on element-major coefficients. For each input position,
+    /// the supported output elements reading it (over kernel offsets and the group's output
+    /// channels) are gathered into one block and multiplied by the matching weights in one
+    /// product (`[C/g × depth] · [depth × n]`); each entry is a dot product of at most
+    /// ``ConvolutionPlan/transposeTerms`` terms. Unsupported elements are all-zero blocks,
+    /// so leaving them out changes no result.
+    func denseConvolution(_ plan: ConvolutionPlan, _ a: [Double], _ support: [Bool]) -> Slot {
+        let (c, h, w) = (plan.channels, plan.height, plan.width)
+        let (m, plane) = (plan.outChannels, plan.outHeight * plan.outWidth)
+        let (cg, mg, area) = (plan.groupIn, plan.groupOut, plan.kernelArea)
+        let inPlane = h * w
+        let inSize = plan.images * c * inPlane
+        var out = [Double](repeating: 0, count: inSize * n), outSupport = [Bool](repeating: false, count: inSize)
+        let maxDepth = area * mg
+        var gathered = [Double](repeating: 0, count: maxDepth * n)
+        var weights = [Double](repeating: 0, count: maxDepth * cg)
+        a.withUnsafeBufferPointer { pa in
+            out.withUnsafeMutableBufferPointer { po in
+                gathered.withUnsafeMutableBufferPointer { gb in
+                    weights.withUnsafeMutableBufferPointer { wb in
+                        plan.weightsByOffset.withUnsafeBufferPointer { wsrc in
+                            for q in 0..<inPlane {
+                                let sources = plan.sourceStart[q]..<plan.sourceStart[q + 1]
+                                if sources.isEmpty { continue }
+                                for image in 0..<plan.images {
+                                    for g in 0..<plan.group {
+                                        var depth = 0
+                                        for s in sources {
+                                            let offset = plan.sourceOffset[s], position = plan.sourcePosition[s]
+                                            for mi in 0..<mg {
+                                                let e = (image * m + g * mg + mi) * plane + position
+                                                guard support[e] else { continue }
+                                                (gb.baseAddress! + depth * n).update(from: pa.baseAddress! + e * n, count: n)
+                                                (wb.baseAddress! + depth * cg).update(
+                                                    from: wsrc.baseAddress! + ((g * area + offset) * mg + mi) * cg, count: cg)
+                                                depth += 1
+                                            }
+                                        }
+                                        if depth == 0 { continue }
+                                        let first = (image * c + g * cg) * inPlane + q
+                                        // [Cg × n] (rows a plane apart) = weightsᵀ [Cg × depth] · gathered [depth × n]
+                                        MatrixProduct.multiply(transposeA: true, transposeB: false, m: cg, n: n, k: depth,
+                                                               a: wb.baseAddress!, lda: cg, b: gb.baseAddress!, ldb: n,
+                                                               c: po.baseAddress! + first * n, ldc: inPlane * n)
+                                        for ci in 0..<cg { outSupport[first + ci * inPlane] = true }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return .dense(values: out, support: outSupport)
+    }
+}

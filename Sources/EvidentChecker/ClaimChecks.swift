@@ -1,0 +1,205 @@
+import EvidentIR
+import EvidentVNNLib
+import EvidentCertificate
+import EvidentSoundArithmetic
+
+/// Witnesses and bound claims (Docs/certificates.md, "Witnesses", "Bound claims").
+enum ClaimChecks {
+    /// Sound interval evaluation of every value over a box (no CROWN), or the failure.
+    static func intervalBounds(_ model: CheckerModel, box: ValueBounds) -> Result<[ValueBounds], CheckFailure> {
+        var bounds = [ValueBounds?](repeating: nil, count: model.sizes.count)
+        bounds[model.input] = box
+        for (index, node) in model.graph.nodes.enumerated() {
+            let b = SoundForward.propagate(model, node: index, operands: node.inputs.map { bounds[$0]! })
+            if let e = b.firstNonFinite {
+                return .failure(CheckFailure("the enclosure of element \(e) of '\(model.graph.values[node.output].name)' "
+                                             + "is not finite"))
+            }
+            bounds[node.output] = b
+        }
+        return .success(bounds.map { $0! })
+    }
+
+    static func checkWitness(_ witness: Witness, model: CheckerModel, property: Property) -> CheckFailure? {
+        let r = Int(witness.region), c = Int(witness.clause)
+        guard r < property.regions.count else {
+            return CheckFailure("the witness names region \(r); the property has \(property.regions.count)")
+        }
+        let region = property.regions[r]
+        guard c < region.clauses.count else {
+            return CheckFailure("the witness names clause \(c) of region \(r), which has \(region.clauses.count)")
+        }
+        let x = witness.input
+        guard x.count == model.inputSize else {
+            return CheckFailure("the witness has \(x.count) numbers, the network has \(model.inputSize) inputs")
+        }
+        let (lo, hi) = (PropertyRounding.innerLower(region), PropertyRounding.innerUpper(region))
+        guard lo.count == x.count, hi.count == x.count else {
+            return CheckFailure("region \(r)'s box has \(lo.count) bounds, the network has \(x.count) inputs")
+        }
+        for i in x.indices {
+            guard x[i].isFinite else { return CheckFailure("witness coordinate \(i) is not finite (\(x[i]))") }
+            guard lo[i] <= x[i] && x[i] <= hi[i] else {
+                return CheckFailure("witness coordinate \(i) = \(x[i]) lies outside region \(r)'s box [\(lo[i]), \(hi[i])]")
+            }
+        }
+        let bounds: [ValueBounds]
+        switch intervalBounds(model, box: ValueBounds(lower: x, upper: x)) {
+        case .failure(let f): return CheckFailure("evaluating the network at the witness: \(f.message)")
+        case .success(let b): bounds = b
+        }
+        let output = bounds[model.output]
+        for (k, constraint) in region.clauses[c].constraints.enumerated() {
+            var coefficients = [Double](repeating: 0, count: model.outputSize)
+            for t in constraint.terms {
+                guard t.output >= 0 && t.output < model.outputSize else {
+                    return CheckFailure("clause \(c) constraint \(k) names output \(t.output); the network has \(model.outputSize)")
+                }
+                coefficients[t.output] += t.coefficient
+            }
+            let upper = LinearFormBounds.upper(coefficients: coefficients, lower: output.lower, upper: output.upper)
+            let threshold = PropertyRounding.innerThreshold(constraint)
+            guard upper.isFinite, threshold.isFinite, upper <= threshold else {
+                return CheckFailure("clause \(c) constraint \(k) is not certainly satisfied at the witness: the enclosure of "
+                                    + "its left-hand side reaches \(formatted(upper)), above the threshold "
+                                    + "\(formatted(threshold)) (by \(formatted(upper - threshold)))")
+            }
+        }
+        return nil
+    }
+
+    /// Validates slope layers against the network and returns their layout.
+    static func slopeLayout(_ layers: [SlopeLayer], model: CheckerModel, place: String) -> Result<SlopeLayout, CheckFailure> {
+        var layout = SlopeLayout()
+        for (k, layer) in layers.enumerated() {
+            let value: ValueID
+            switch model.reluValue(named: layer.relu) {
+            case .failure(let f): return .failure(CheckFailure("\(place) slope layer \(k): \(f.message)"))
+            case .success(let v): value = v
+            }
+            guard layout.position[value] == nil else {
+                return .failure(CheckFailure("\(place) slope layer \(k): layer '\(layer.relu)' is listed twice"))
+            }
+            let size = model.sizes[value]
+            var position = [Int](repeating: -1, count: size)
+            var previous = -1
+            for neuron in layer.neurons {
+                let j = Int(neuron)
+                guard j > previous else {
+                    return .failure(CheckFailure("\(place) slope layer '\(layer.relu)': neuron indices are not strictly "
+                                                 + "increasing at \(j)"))
+                }
+                guard j < size else {
+                    return .failure(CheckFailure("\(place) slope layer '\(layer.relu)': neuron \(j) is out of range "
+                                                 + "(the layer has \(size))"))
+                }
+                position[j] = layout.count
+                layout.count += 1
+                previous = j
+            }
+            layout.position[value] = position
+        }
+        return .success(layout)
+    }
+
+    static func checkBoundClaims(_ claims: BoundClaims, model: CheckerModel, statistics: inout CheckStatistics,
+                                 work: inout NodeBounds.Work) -> CheckFailure? {
+        let layout: SlopeLayout
+        switch slopeLayout(claims.slopeLayers, model: model, place: "the bound claims'") {
+        case .failure(let f): return f
+        case .success(let l): layout = l
+        }
+        for (b, box) in claims.boxes.enumerated() {
+            guard box.lower.count == model.inputSize, box.upper.count == model.inputSize else {
+                return CheckFailure("box \(b) has \(box.lower.count) bounds, the network has \(model.inputSize) inputs")
+            }
+            for i in 0..<model.inputSize {
+                guard box.lower[i].isFinite, box.upper[i].isFinite, box.lower[i] <= box.upper[i] else {
+                    return CheckFailure("box \(b): input \(i) has the interval [\(box.lower[i]), \(box.upper[i])]")
+                }
+            }
+        }
+        // Regions per claim, and groups of claims that share intermediate bounds.
+        var regions = [ValueBounds]()
+        var groups = [String: [Int]]()
+        var order = [String]()
+        for (k, claim) in claims.claims.enumerated() {
+            let here = "claim \(k)"
+            let b = Int(claim.box)
+            guard b < claims.boxes.count else {
+                return CheckFailure("\(here): box \(b) does not exist (there are \(claims.boxes.count))")
+            }
+            let base = claims.boxes[b]
+            var region = ValueBounds(lower: base.lower, upper: base.upper)
+            var seen = Set<Int>()
+            for o in claim.overrides {
+                let i = Int(o.index)
+                guard i < model.inputSize else { return CheckFailure("\(here): override of input \(i), which does not exist") }
+                guard seen.insert(i).inserted else { return CheckFailure("\(here): input \(i) is overridden twice") }
+                guard o.lower.isFinite, o.upper.isFinite, base.lower[i] <= o.lower, o.lower <= o.upper, o.upper <= base.upper[i] else {
+                    return CheckFailure("\(here): override [\(o.lower), \(o.upper)] of input \(i) is not inside the base box's "
+                                        + "[\(base.lower[i]), \(base.upper[i])]")
+                }
+                region.lower[i] = o.lower
+                region.upper[i] = o.upper
+            }
+            guard claim.coefficients.count == model.outputSize else {
+                return CheckFailure("\(here): \(claim.coefficients.count) coefficients, the network has \(model.outputSize) outputs")
+            }
+            guard claim.coefficients.allSatisfy(\.isFinite) else { return CheckFailure("\(here): a coefficient is not finite") }
+            guard claim.value.isFinite else { return CheckFailure("\(here): the value \(claim.value) is not finite") }
+            if let slopes = claim.slopes, slopes.count != layout.count {
+                return CheckFailure("\(here): \(slopes.count) slopes, the claims list \(layout.count) slope neurons")
+            }
+            regions.append(region)
+            let key = claim.reuseBaseIntermediates || claim.overrides.isEmpty ? "box \(b)" : "claim \(k)"
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(k)
+        }
+        for key in order {
+            let members = groups[key]!
+            let first = claims.claims[members[0]]
+            let boundsBox = first.reuseBaseIntermediates || first.overrides.isEmpty
+                ? ValueBounds(lower: claims.boxes[Int(first.box)].lower, upper: claims.boxes[Int(first.box)].upper)
+                : regions[members[0]]
+            let state = NodeBounds.compute(model, box: boundsBox, splits: [], work: &work)
+            if let reason = state.nonFinite { return CheckFailure("claim \(members[0]): the bounds are unusable: \(reason)") }
+            if state.empty != nil { continue }  // cannot happen for a non-empty box; an empty region satisfies any claim
+            var rows = [BackwardRow](), boxes = [ValueBounds](), slopeBytes = [[UInt8]]()
+            for k in members {
+                let claim = claims.claims[k]
+                let sign: Double = claim.sense == .atLeast ? 1 : -1
+                var row = BackwardRow(start: .dense(claim.coefficients.enumerated().map { ($0.offset, sign * $0.element) }))
+                row.box = boxes.count
+                boxes.append(regions[k])
+                if let slopes = claim.slopes {
+                    row.slopes = slopeBytes.count
+                    slopeBytes.append(slopes)
+                }
+                rows.append(row)
+            }
+            var pass = BackwardPass(model: model, state: state, target: model.output, boxes: boxes)
+            pass.layout = layout
+            pass.slopeBytes = slopeBytes
+            let results = pass.run(rows)
+            statistics.refutations += rows.count
+            for (result, k) in zip(results, members) {
+                let claim = claims.claims[k]
+                if let failure = result.failure { return CheckFailure("claim \(k): \(failure)") }
+                if claim.sense == .atLeast {
+                    guard result.lower >= claim.value else {
+                        return CheckFailure("claim \(k) (at least \(formatted(claim.value))): recomputed lower bound "
+                                            + "\(formatted(result.lower)) is below it (short by \(formatted(claim.value - result.lower)))")
+                    }
+                } else {
+                    let upper = -result.lower
+                    guard upper <= claim.value else {
+                        return CheckFailure("claim \(k) (at most \(formatted(claim.value))): recomputed upper bound "
+                                            + "\(formatted(upper)) is above it (by \(formatted(upper - claim.value)))")
+                    }
+                }
+            }
+        }
+        return nil
+    }
+}

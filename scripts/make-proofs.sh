@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Regenerates Proofs/: runs `evident verify` on every instance of Specs/instances.csv and
+# keeps the certificate of each sat or unsat answer, then writes Proofs/manifest.csv, which
+# `evident check Proofs/` (and CI) re-checks. Run from anywhere; builds in release mode.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build -c release --product evident
+EVIDENT=.build/release/evident
+rm -f Proofs/*.proof
+echo "certificate,model,property" > Proofs/manifest.csv
+while IFS=, read -r model property timeout; do
+    name="$(basename "$property" .vnnlib)"
+    set +e
+    "$EVIDENT" verify "$model" "$property" --timeout "$timeout" --certificate "Proofs/$name.proof" > "/tmp/make-proofs-$name.txt"
+    status=$?
+    set -e
+    verdict="$(head -1 "/tmp/make-proofs-$name.txt")"
+    echo "$name: $verdict"
+    if [ "$status" -eq 0 ] || [ "$status" -eq 10 ]; then
+        echo "$name.proof,../$model,../$property" >> Proofs/manifest.csv
+    fi
+done < Specs/instances.csv
+"$EVIDENT" check Proofs/
