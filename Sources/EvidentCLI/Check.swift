@@ -174,6 +174,9 @@ struct Check: ParsableCommand {
         } else {
             print("\(entries.count) certificates: \(counts[0]) valid, \(counts[1]) invalid, \(counts[2]) unreadable, "
                   + String(format: "%.3f s", seconds))
+            for entry in entries where entry.status != "valid" {
+                print("\(entry.status): \(entry.certificate): \(entry.reason ?? "no reason given")")
+            }
         }
         throw ExitCode(counts[2] > 0 ? 2 : (counts[1] > 0 ? 1 : 0))
     }

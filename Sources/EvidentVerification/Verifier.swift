@@ -126,7 +126,10 @@ public final class Verifier: @unchecked Sendable {
             } else {
                 result.reason = "the proof was found but the checker rejected it: \(report.reason ?? "no reason given")"
             }
-        case let .counterexample(counterexample, method):
+        case .counterexample(var counterexample, let method):
+            // The outputs reported are those of one unbatched evaluation at the witness
+            // (batched products may sum in another order).
+            if let outputs = try? attack.evaluator.evaluate(counterexample.input) { counterexample.outputs = outputs }
             let witness = Witness(region: UInt32(counterexample.region), clause: UInt32(counterexample.clause),
                                   input: counterexample.input)
             let (certificate, report, seconds) = checked(.sat(witness))
