@@ -30,6 +30,8 @@ import Foundation
 public enum CertificateError: Error, LocalizedError, Equatable {
     /// The file could not be opened or read.
     case unreadable(file: String, reason: String)
+    /// The file could not be written.
+    case unwritable(file: String, reason: String)
     /// The first bytes are not a certificate's.
     case notACertificate(file: String)
     /// A version this reader does not know.
@@ -45,6 +47,8 @@ public enum CertificateError: Error, LocalizedError, Equatable {
         switch self {
         case let .unreadable(file, reason):
             "\(file): cannot be read (\(reason))"
+        case let .unwritable(file, reason):
+            "\(file): cannot be written (\(reason))"
         case let .notACertificate(file):
             "\(file): not an Evident certificate (the file does not start with EVIDCERT)"
         case let .unsupportedVersion(file, version):
@@ -102,7 +106,7 @@ extension Certificate {
         do {
             try Data(encoded()).write(to: URL(fileURLWithPath: path))
         } catch {
-            throw CertificateError.unreadable(file: path, reason: "cannot be written: \(error.localizedDescription)")
+            throw CertificateError.unwritable(file: path, reason: (error as NSError).localizedDescription)
         }
     }
 
