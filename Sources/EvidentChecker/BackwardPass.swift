@@ -14,6 +14,9 @@ struct BackwardRow: Sendable {
     var start: Start
     /// Index into the pass's boxes (the input's bounds for this row).
     var box: Int = 0
+    /// Index into the pass's states: the subdomain whose relaxations and charges this row
+    /// uses (rows of several subdomains go through one pass together).
+    var state: Int = 0
     /// Index into the pass's explicit slope vectors, or `nil` for default slopes.
     var slopes: Int? = nil
     /// β-CROWN terms added to coefficients of pre-activations when the pass reaches them.
@@ -42,7 +45,9 @@ struct RowBound: Sendable {
 
 /// A sound CROWN backward pass (Docs/certificates.md, "Refutations"; Soundness.md, "The
 /// checker"): lower bounds, valid in real arithmetic, of linear functions of one value over
-/// a subdomain, with the relaxations and charges of a ``BoundState``.
+/// a subdomain, with the relaxations and charges of a ``BoundState``. One pass may carry
+/// the rows of several subdomains (`row.state`); each row uses only its own state, box,
+/// slopes and β terms, so a row's result does not depend on the other rows of the pass.
 ///
 /// Coefficients are element-major (`size × rows`). Rows are processed in chunks (a few
 /// hundred rows), chunks in parallel. Every step is computed in binary64 round-to-nearest
@@ -56,10 +61,12 @@ struct RowBound: Sendable {
 ///   corner of the input box) are summed into one per-row number `k_r` together with
 ///   `Σ|terms|`, and charged `ĝ_N Σ|terms| + 2Nη` (N terms, `RoundingError` bound (C)).
 /// The bound is `down(k_r − up(charges))`. A coefficient that overflows, or any non-finite
-/// number in the result, fails the row.
+/// number in the result, fails the row (only that row: entries of a matrix product's
+/// column depend only on that column).
 struct BackwardPass {
     let model: CheckerModel
-    let state: BoundState
+    /// The subdomains of the rows (`states[row.state]`).
+    let states: [BoundState]
     let target: ValueID
     /// Input bounds per box (`boxes[row.box]`).
     let boxes: [ValueBounds]
@@ -68,8 +75,12 @@ struct BackwardPass {
     var slopeBytes: [[UInt8]] = []
 
     init(model: CheckerModel, state: BoundState, target: ValueID, boxes: [ValueBounds]) {
+        self.init(model: model, states: [state], target: target, boxes: boxes)
+    }
+
+    init(model: CheckerModel, states: [BoundState], target: ValueID, boxes: [ValueBounds]) {
         self.model = model
-        self.state = state
+        self.states = states
         self.target = target
         self.boxes = boxes
     }
@@ -80,14 +91,15 @@ struct BackwardPass {
         return max(16, min(384, (1 << 19) / max(1, widest)))
     }
 
-    /// Lower bounds of every row (in row order), computed in parallel chunks.
+    /// Lower bounds of every row (in row order), computed in parallel chunks (an even
+    /// number of them from 64 rows on, for two cores).
     func run(_ rows: [BackwardRow]) -> [RowBound] {
         if rows.isEmpty { return [] }
         var count = (rows.count + chunkSize - 1) / chunkSize
-        if count > 1 && count % 2 == 1 { count += 1 }
+        if rows.count >= 64 && count % 2 == 1 { count += 1 }
         let size = (rows.count + count - 1) / count
         let chunks = (rows.count + size - 1) / size
-        let results = ResultBuffer(count: rows.count)
+        let results = ConcurrentResults(count: rows.count, initial: RowBound(lower: -.infinity, failure: "not computed"))
         MatrixProduct.prepare()
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
             let range = (c * size)..<min(rows.count, (c + 1) * size)
@@ -99,17 +111,17 @@ struct BackwardPass {
     }
 }
 
-/// Rows' results written by concurrent chunks at disjoint indices.
-private final class ResultBuffer: @unchecked Sendable {
-    private var storage: [RowBound]
+/// Results written by concurrent tasks at disjoint indices.
+final class ConcurrentResults<T>: @unchecked Sendable {
+    private var storage: [T]
     private let lock = NSLock()
-    init(count: Int) { storage = [RowBound](repeating: RowBound(lower: -.infinity, failure: "not computed"), count: count) }
-    func set(_ i: Int, _ v: RowBound) {
+    init(count: Int, initial: T) { storage = [T](repeating: initial, count: count) }
+    func set(_ i: Int, _ v: T) {
         lock.lock()
         storage[i] = v
         lock.unlock()
     }
-    var values: [RowBound] { storage }
+    var values: [T] { storage }
 }
 
 /// Coefficients of all rows of a chunk on one value.
@@ -120,32 +132,54 @@ private enum Slot {
     case dense(values: [Double], support: [Bool])
 }
 
+/// Consecutive rows of a chunk that share one state.
+private struct RowGroup {
+    var rows: Range<Int>
+    var state: BoundState
+}
+
 /// One chunk of rows through the graph.
 private struct ChunkPass {
     let pass: BackwardPass
     let rows: [BackwardRow]
     let n: Int
     var model: CheckerModel { pass.model }
-    var state: BoundState { pass.state }
+    /// Maximal runs of rows with the same `row.state`, and each row's run.
+    let groups: [RowGroup]
+    let groupOf: [Int]
     /// Per-row sum of constant terms, sum of their magnitudes, and charges.
     var constant: [Double]
     var absoluteConstant: [Double]
     var charge: [Double]
-    /// Charges common to all rows, rounded up.
-    var fixed = 0.0
+    /// Per group: charges common to all its rows, rounded up.
+    var fixed: [Double]
     /// Upper bounds on the number of terms in each row's constant sum and charge sum.
     var constantTerms = 0
     var chargeTerms = 0
-    var failure: String?
+    /// Per row: why it failed, if it did.
+    var failure: [String?]
     var slots: [Slot?]
 
     init(pass: BackwardPass, rows: [BackwardRow]) {
         self.pass = pass
         self.rows = rows
         n = rows.count
+        var groups = [RowGroup](), groupOf = [Int]()
+        for (r, row) in rows.enumerated() {
+            if let last = groups.last, rows[last.rows.lowerBound].state == row.state {
+                groups[groups.count - 1].rows = last.rows.lowerBound..<(r + 1)
+            } else {
+                groups.append(RowGroup(rows: r..<(r + 1), state: pass.states[row.state]))
+            }
+            groupOf.append(groups.count - 1)
+        }
+        self.groups = groups
+        self.groupOf = groupOf
         constant = [Double](repeating: 0, count: n)
         absoluteConstant = constant
         charge = constant
+        fixed = [Double](repeating: 0, count: groups.count)
+        failure = [String?](repeating: nil, count: n)
         slots = [Slot?](repeating: nil, count: pass.model.sizes.count)
     }
 
@@ -184,23 +218,24 @@ private struct ChunkPass {
                 slots[v] = nil
                 if let offset = model.offsets[index] { addOffset(slot, offset) }
                 let contributions = step(index, slot)
-                if failure != nil { break }
+                if contributions.count < node.inputs.count { break }
                 for (operand, contribution) in zip(node.inputs, contributions) { accumulate(contribution, into: operand) }
             }
         }
         if let terms = betas[model.input] { addBetas(terms, at: model.input) }
-        if failure == nil, let slot = slots[model.input] { concretize(slot) }
+        if let slot = slots[model.input] { concretize(slot) }
         return finish()
     }
 
     // MARK: - Result
 
     func finish() -> [RowBound] {
-        if let failure { return [RowBound](repeating: RowBound(lower: -.infinity, failure: failure), count: n) }
+        let constantCount = TermCount(constantTerms), chargeCount = TermCount(chargeTerms)
         return (0..<n).map { r in
-            let constantError = RoundingError.dotProductError(terms: constantTerms, absoluteSum: absoluteConstant[r])
-            let charges = RoundingError.sumUpperBound(charge[r], terms: chargeTerms)
-            let total = roundedSum(roundedSum(constantError, charges, upward: true), fixed, upward: true)
+            if let failure = failure[r] { return RowBound(lower: -.infinity, failure: failure) }
+            let constantError = constantCount.dotProductError(absoluteSum: absoluteConstant[r])
+            let charges = chargeCount.sumUpperBound(charge[r])
+            let total = roundedSum(roundedSum(constantError, charges, upward: true), fixed[groupOf[r]], upward: true)
             let lower = roundedSum(constant[r], -total, upward: false)
             guard lower.isFinite, total.isFinite, constant[r].isFinite else {
                 return RowBound(lower: -.infinity, failure: "a non-finite number arose in the bound (constant \(constant[r]), "
@@ -226,20 +261,42 @@ private struct ChunkPass {
         }
     }
 
-    /// Whether every supported block of `a` is finite (NaN or ±∞ anywhere fails the chunk).
-    func allFinite(_ a: [Double], _ support: [Bool]) -> Bool {
+    /// Fails every row with a NaN or ±∞ coefficient in a supported block of `a`.
+    mutating func checkFinite(_ a: [Double], _ support: [Bool], _ message: @autoclosure () -> String) {
+        var probe = [Double](repeating: 0, count: n)
         a.withUnsafeBufferPointer { p in
-            var probe = 0.0
-            for e in support.indices where support[e] {
-                let block = p.baseAddress! + e * n
-                for r in 0..<n { probe += block[r] * 0 }
+            probe.withUnsafeMutableBufferPointer { q in
+                for e in support.indices where support[e] {
+                    let block = p.baseAddress! + e * n
+                    for r in 0..<n { q[r] += block[r] * 0 }
+                }
             }
-            return probe == 0
         }
+        for r in 0..<n where probe[r] != 0 { fail(r, message()) }
     }
 
-    mutating func fail(_ message: String) {
-        if failure == nil { failure = message }
+    /// Fails row `r` (the first reason is kept).
+    mutating func fail(_ r: Int, _ message: String) {
+        if failure[r] == nil { failure[r] = message }
+    }
+
+    /// Fails every row.
+    mutating func failAll(_ message: String) {
+        for r in 0..<n { fail(r, message) }
+    }
+
+    /// Per group, a table of its state, or `nil` (every row failed) where some state lacks it.
+    mutating func perGroup<T>(_ table: (BoundState) -> T?, _ message: @autoclosure () -> String) -> [T]? {
+        var result = [T]()
+        result.reserveCapacity(groups.count)
+        for g in groups {
+            guard let t = table(g.state) else {
+                failAll(message())
+                return nil
+            }
+            result.append(t)
+        }
+        return result
     }
 
     // MARK: - Constants
@@ -280,27 +337,30 @@ private struct ChunkPass {
         let size = model.inputSize
         let (a, support) = densified(slot, size: size)
         let boxes = pass.boxes
-        let single = rows.allSatisfy { $0.box == rows[0].box } ? rows[0].box : nil
+        // Per group, the box all its rows use, if they share one.
+        let single = groups.map { g in g.rows.allSatisfy { rows[$0].box == rows[g.rows.lowerBound].box } ? rows[g.rows.lowerBound].box : nil }
         var terms = 0
         a.withUnsafeBufferPointer { pa in
             constant.withUnsafeMutableBufferPointer { k in
                 absoluteConstant.withUnsafeMutableBufferPointer { m in
                     for i in 0..<size where support[i] {
                         let block = pa.baseAddress! + i * n
-                        if let b = single {
-                            let (lo, up) = (boxes[b].lower[i], boxes[b].upper[i])
-                            for r in 0..<n {
-                                let c = block[r]
-                                let t = c * (c >= 0 ? lo : up)
-                                k[r] += t
-                                m[r] += Swift.abs(t)
-                            }
-                        } else {
-                            for r in 0..<n {
-                                let c = block[r], box = boxes[rows[r].box]
-                                let t = c * (c >= 0 ? box.lower[i] : box.upper[i])
-                                k[r] += t
-                                m[r] += Swift.abs(t)
+                        for (g, group) in groups.enumerated() {
+                            if let b = single[g] {
+                                let (lo, up) = (boxes[b].lower[i], boxes[b].upper[i])
+                                for r in group.rows {
+                                    let c = block[r]
+                                    let t = c * (c >= 0 ? lo : up)
+                                    k[r] += t
+                                    m[r] += Swift.abs(t)
+                                }
+                            } else {
+                                for r in group.rows {
+                                    let c = block[r], box = boxes[rows[r].box]
+                                    let t = c * (c >= 0 ? box.lower[i] : box.upper[i])
+                                    k[r] += t
+                                    m[r] += Swift.abs(t)
+                                }
                             }
                         }
                         terms += 1
@@ -319,15 +379,14 @@ private struct ChunkPass {
             return
         }
         slots[operand] = nil
-        guard let weight = state.roundingWeights[operand] else {
-            fail("internal: no rounding weights for the fan-out value '\(model.graph.values[operand].name)'")
-            return
-        }
+        let name = model.graph.values[operand].name
+        guard let weights = perGroup({ $0.roundingWeights[operand] }, "internal: no rounding weights for the fan-out value '\(name)'")
+        else { return }
         if case let .unit(e1, v1) = existing, case let .unit(e2, v2) = contribution, e1 == e2 {
             var v = v1
             for r in 0..<n {
                 v[r] = v1[r] + v2[r]
-                charge[r] += Swift.abs(v[r]) * weight[e1[r]]
+                charge[r] += Swift.abs(v[r]) * weights[groupOf[r]][e1[r]]
             }
             chargeTerms += 1
             slots[operand] = .unit(element: e1, value: v)
@@ -343,11 +402,13 @@ private struct ChunkPass {
                     for e in 0..<size where otherSupport[e] {
                         let sb = s.baseAddress! + e * n, ob = o.baseAddress! + e * n
                         if support[e] {
-                            let w = weight[e]
-                            for r in 0..<n {
-                                let x = sb[r] + ob[r]
-                                sb[r] = x
-                                ch[r] += Swift.abs(x) * w
+                            for (g, group) in groups.enumerated() {
+                                let w = weights[g][e]
+                                for r in group.rows {
+                                    let x = sb[r] + ob[r]
+                                    sb[r] = x
+                                    ch[r] += Swift.abs(x) * w
+                                }
                             }
                             terms += 1
                         } else {
@@ -363,10 +424,9 @@ private struct ChunkPass {
     }
 
     mutating func addBetas(_ terms: [(row: Int, term: BetaTerm)], at value: ValueID) {
-        guard let weight = state.roundingWeights[value] else {
-            fail("internal: no rounding weights for the split value '\(model.graph.values[value].name)'")
-            return
-        }
+        let name = model.graph.values[value].name
+        guard let weights = perGroup({ $0.roundingWeights[value] }, "internal: no rounding weights for the split value '\(name)'")
+        else { return }
         let size = model.sizes[value]
         var (a, support) = slots[value].map { densified($0, size: size) }
             ?? ([Double](repeating: 0, count: size * n), [Bool](repeating: false, count: size))
@@ -375,7 +435,7 @@ private struct ChunkPass {
             let i = t.element * n + r
             let old = a[i]
             a[i] = old + t.coefficient
-            if old != 0 { charge[r] += Swift.abs(a[i]) * weight[t.element] }
+            if old != 0 { charge[r] += Swift.abs(a[i]) * weights[groupOf[r]][t.element] }
             support[t.element] = true
         }
         chargeTerms += terms.count
@@ -388,30 +448,27 @@ private struct ChunkPass {
         let node = model.graph.nodes[index]
         switch node.operation {
         case .relu:
-            guard let lines = state.relu[node.output] else {
-                fail("internal: ReLU '\(node.name)' has no relaxation")
-                return []
-            }
+            guard let lines = perGroup({ $0.relu[node.output] }, "internal: ReLU '\(node.name)' has no relaxation")
+            else { return [] }
             return [reluStep(slot, lines, value: node.output)]
         case .maxPool:
-            guard let lines = state.maxPool[node.output] else {
-                fail("internal: MaxPool '\(node.name)' has no relaxation")
+            guard let lines = perGroup({ $0.maxPool[node.output] }, "internal: MaxPool '\(node.name)' has no relaxation")
+            else { return [] }
+            return [maxPoolStep(slot, lines, operandSize: model.sizes[node.inputs[0]], outSize: model.sizes[node.output])]
+        default:
+            // Whether the map rounds depends on the operation only: every state has a charge or none does.
+            let charges = groups.compactMap { $0.state.charges[index] }
+            guard charges.isEmpty || charges.count == groups.count else {
+                failAll("internal: some subdomains lack the rounding charge of '\(node.name)'")
                 return []
             }
-            return [maxPoolStep(slot, lines, operandSize: model.sizes[node.inputs[0]], outSize: model.sizes[node.output],
-                                windows: model.pools[index]!.maxWindowsPerCell)]
-        default:
-            if let charge = state.charges[index] { chargeAffine(slot, charge) }
+            if !charges.isEmpty { chargeAffine(slot, charges) }
             let results = affineStep(index, slot)
-            for (operand, result) in zip(node.inputs, results) {
-                guard state.charges[index] != nil else { continue }
-                let finite: Bool
+            for (operand, result) in zip(node.inputs, results) where !charges.isEmpty {
+                let message = "coefficients overflowed at '\(model.graph.values[operand].name)' (operand of '\(node.name)')"
                 switch result {
-                case let .dense(values, support): finite = allFinite(values, support)
-                case let .unit(_, values): finite = values.allSatisfy(\.isFinite)
-                }
-                if !finite {
-                    fail("coefficients overflowed at '\(model.graph.values[operand].name)' (operand of '\(node.name)')")
+                case let .dense(values, support): checkFinite(values, support, message)
+                case let .unit(_, values): for r in 0..<n where !values[r].isFinite { fail(r, message) }
                 }
             }
             return results
@@ -419,74 +476,83 @@ private struct ChunkPass {
     }
 
     /// Charges the rounding of one affine node's transposed map (see ``AffineCharge``).
-    mutating func chargeAffine(_ slot: Slot, _ c: AffineCharge) {
+    /// `c[g]` is the charge of group `g`'s state.
+    mutating func chargeAffine(_ slot: Slot, _ c: [AffineCharge]) {
         switch slot {
         case let .unit(element, value):
             // A product by ±1 is exact: rows starting at a unit only round once scaled.
             var any = false
-            for r in 0..<n where Swift.abs(value[r]) != 1 {
-                charge[r] += Swift.abs(value[r]) * c.weight[element[r]]
-                any = true
+            for (g, group) in groups.enumerated() {
+                var scaled = false
+                for r in group.rows where Swift.abs(value[r]) != 1 {
+                    charge[r] += Swift.abs(value[r]) * c[g].weight[element[r]]
+                    scaled = true
+                }
+                if scaled { fixed[g] = roundedSum(fixed[g], c[g].fixed, upward: true) }
+                any = any || scaled
             }
-            if any {
-                chargeTerms += 1
-                fixed = roundedSum(fixed, c.fixed, upward: true)
-            }
+            if any { chargeTerms += 1 }
         case let .dense(values, support):
             var terms = 0
             values.withUnsafeBufferPointer { a in
                 charge.withUnsafeMutableBufferPointer { ch in
                     for o in support.indices where support[o] {
-                        let w = c.weight[o], block = a.baseAddress! + o * n
-                        for r in 0..<n { ch[r] += Swift.abs(block[r]) * w }
+                        let block = a.baseAddress! + o * n
+                        for (g, group) in groups.enumerated() {
+                            let w = c[g].weight[o]
+                            for r in group.rows { ch[r] += Swift.abs(block[r]) * w }
+                        }
                         terms += 1
                     }
                 }
             }
             chargeTerms += terms
-            fixed = roundedSum(fixed, c.fixed, upward: true)
+            for g in groups.indices { fixed[g] = roundedSum(fixed[g], c[g].fixed, upward: true) }
         }
     }
 
     /// Lower line `α ẑ` for non-negative coefficients, upper line `s ẑ + t` (intercept to
     /// the constant) for negative ones; identity or zero for stable neurons.
-    mutating func reluStep(_ slot: Slot, _ lines: ReluLines, value: ValueID) -> Slot {
+    /// `lines[g]` is the relaxation of group `g`'s state.
+    mutating func reluStep(_ slot: Slot, _ lines: [ReluLines], value: ValueID) -> Slot {
         let positions = pass.layout.position[value]
         let slopeBytes = pass.slopeBytes
-        func slope(_ j: Int, _ r: Int) -> Double {
+        func slope(_ j: Int, _ r: Int, _ lines: ReluLines) -> Double {
             if let positions, positions[j] >= 0, let s = rows[r].slopes {
                 return Double(slopeBytes[s][positions[j]]) / 255
             }
             return lines.defaultSlope[j]
         }
+        // Per group: whether some coefficient went through an unstable neuron.
+        var touched = [Bool](repeating: false, count: groups.count)
+        let result: Slot
         switch slot {
         case let .unit(element, value):
             var v = value
-            var touched = 0
             for r in 0..<n {
-                let j = element[r], c = v[r]
-                switch lines.state[j] {
+                let g = groupOf[r], j = element[r], c = v[r]
+                switch lines[g].state[j] {
                 case .active: continue
                 case .inactive: v[r] = 0
                 case .unstable:
                     let x: Double
                     if c >= 0 {
-                        x = c * slope(j, r)
+                        x = c * slope(j, r, lines[g])
                     } else {
-                        x = c * lines.upperSlope[j]
-                        let t = c * lines.upperIntercept[j]
+                        x = c * lines[g].upperSlope[j]
+                        let t = c * lines[g].upperIntercept[j]
                         constant[r] += t
                         absoluteConstant[r] += Swift.abs(t)
                     }
                     v[r] = x
-                    charge[r] += Swift.abs(x) * lines.roundingWeight[j]
-                    touched = 1
+                    charge[r] += Swift.abs(x) * lines[g].roundingWeight[j]
+                    touched[g] = true
                 }
             }
-            constantTerms += touched
-            chargeTerms += touched
-            if touched > 0 { fixed = roundedSum(fixed, lines.underflowCharge, upward: true) }
-            return .unit(element: element, value: v)
+            let any = touched.contains(true) ? 1 : 0
+            constantTerms += any
+            chargeTerms += any
+            result = .unit(element: element, value: v)
         case .dense(var a, var support):
             let size = support.count
             var unstable = 0
@@ -497,42 +563,49 @@ private struct ChunkPass {
                         charge.withUnsafeMutableBufferPointer { ch in
                             for j in 0..<size where support[j] {
                                 let block = pa.baseAddress! + j * n
-                                switch lines.state[j] {
-                                case .active:
-                                    continue
-                                case .inactive:
-                                    block.update(repeating: 0, count: n)
-                                    support[j] = false
-                                case .unstable:
-                                    unstable += 1
-                                    let (s, t, w) = (lines.upperSlope[j], lines.upperIntercept[j], lines.roundingWeight[j])
-                                    if hasSlopes, positions![j] >= 0 {
-                                        for r in 0..<n {
-                                            let c = block[r]
-                                            let x: Double
-                                            if c >= 0 { x = c * slope(j, r) } else {
-                                                x = c * s
-                                                let tt = c * t
+                                var allInactive = true, anyUnstable = false
+                                for (g, group) in groups.enumerated() {
+                                    let lines = lines[g]
+                                    switch lines.state[j] {
+                                    case .active:
+                                        allInactive = false
+                                    case .inactive:
+                                        (block + group.rows.lowerBound).update(repeating: 0, count: group.rows.count)
+                                    case .unstable:
+                                        allInactive = false
+                                        anyUnstable = true
+                                        touched[g] = true
+                                        let (s, t, w) = (lines.upperSlope[j], lines.upperIntercept[j], lines.roundingWeight[j])
+                                        if hasSlopes, positions![j] >= 0 {
+                                            for r in group.rows {
+                                                let c = block[r]
+                                                let x: Double
+                                                if c >= 0 { x = c * slope(j, r, lines) } else {
+                                                    x = c * s
+                                                    let tt = c * t
+                                                    k[r] += tt
+                                                    m[r] += Swift.abs(tt)
+                                                }
+                                                block[r] = x
+                                                ch[r] += Swift.abs(x) * w
+                                            }
+                                        } else {
+                                            let alpha = lines.defaultSlope[j]
+                                            for r in group.rows {
+                                                let c = block[r]
+                                                let negative = Swift.min(c, 0)
+                                                let x = Swift.max(c, 0) * alpha + negative * s
+                                                let tt = negative * t
                                                 k[r] += tt
                                                 m[r] += Swift.abs(tt)
+                                                block[r] = x
+                                                ch[r] += Swift.abs(x) * w
                                             }
-                                            block[r] = x
-                                            ch[r] += Swift.abs(x) * w
-                                        }
-                                    } else {
-                                        let alpha = lines.defaultSlope[j]
-                                        for r in 0..<n {
-                                            let c = block[r]
-                                            let negative = Swift.min(c, 0)
-                                            let x = Swift.max(c, 0) * alpha + negative * s
-                                            let tt = negative * t
-                                            k[r] += tt
-                                            m[r] += Swift.abs(tt)
-                                            block[r] = x
-                                            ch[r] += Swift.abs(x) * w
                                         }
                                     }
                                 }
+                                if allInactive { support[j] = false }
+                                if anyUnstable { unstable += 1 }
                             }
                         }
                     }
@@ -540,36 +613,41 @@ private struct ChunkPass {
             }
             constantTerms += unstable
             chargeTerms += unstable
-            if unstable > 0 { fixed = roundedSum(fixed, lines.underflowCharge, upward: true) }
-            return .dense(values: a, support: support)
+            result = .dense(values: a, support: support)
         }
+        for g in groups.indices where touched[g] { fixed[g] = roundedSum(fixed[g], lines[g].underflowCharge, upward: true) }
+        return result
     }
 
     /// MaxPool: non-negative coefficients (and all of a dominated window) move to the
     /// winner; negative ones of other windows multiply the constant upper bound.
-    mutating func maxPoolStep(_ slot: Slot, _ lines: MaxPoolLines, operandSize: Int, outSize: Int, windows: Int) -> Slot {
+    /// `lines[g]` is the relaxation of group `g`'s state.
+    mutating func maxPoolStep(_ slot: Slot, _ lines: [MaxPoolLines], operandSize: Int, outSize: Int) -> Slot {
         let (a, support) = densified(slot, size: outSize)
         var out = [Double](repeating: 0, count: operandSize * n), outSupport = [Bool](repeating: false, count: operandSize)
         var terms = 0
         for o in 0..<outSize where support[o] {
-            let w = lines.winner[o], weight = lines.chargeWeight[o]
-            outSupport[w] = true
-            for r in 0..<n {
-                let c = a[o * n + r]
-                if c >= 0 || lines.dominated[o] {
-                    out[w * n + r] += c
-                    charge[r] += Swift.abs(c) * weight
-                } else {
-                    let t = c * lines.upperConstant[o]
-                    constant[r] += t
-                    absoluteConstant[r] += Swift.abs(t)
+            for (g, group) in groups.enumerated() {
+                let lines = lines[g]
+                let w = lines.winner[o], weight = lines.chargeWeight[o]
+                outSupport[w] = true
+                for r in group.rows {
+                    let c = a[o * n + r]
+                    if c >= 0 || lines.dominated[o] {
+                        out[w * n + r] += c
+                        charge[r] += Swift.abs(c) * weight
+                    } else {
+                        let t = c * lines.upperConstant[o]
+                        constant[r] += t
+                        absoluteConstant[r] += Swift.abs(t)
+                    }
                 }
             }
             terms += 1
         }
         constantTerms += terms
         chargeTerms += terms
-        if !allFinite(out, outSupport) { fail("coefficients overflowed at a MaxPool operand") }
+        checkFinite(out, outSupport, "coefficients overflowed at a MaxPool operand")
         return .dense(values: out, support: outSupport)
     }
 
@@ -598,13 +676,17 @@ private struct ChunkPass {
             case .convolution(let conv):
                 return [unitConvolution(model.convolutions[index]!, conv.weight.scalars, element, value)]
             case .linear(let lin):
+                // Row r: value[r] times row `feature` of the weights, placed at its group's inputs.
                 var out = [Double](repeating: 0, count: operandSize * n), support = [Bool](repeating: false, count: operandSize)
-                for r in 0..<n {
-                    let group = element[r] / lin.outFeatures, feature = element[r] % lin.outFeatures
-                    for k in 0..<lin.inFeatures {
-                        let e = group * lin.inFeatures + k
-                        out[e * n + r] = value[r] * lin.weight.scalars[feature * lin.inFeatures + k]
-                        support[e] = true
+                let (inFeatures, outFeatures) = (lin.inFeatures, lin.outFeatures)
+                let source = element.map { ($0 % outFeatures) * inFeatures }
+                let target = element.map { ($0 / outFeatures) * inFeatures * n }
+                for t in Set(target) { for k in 0..<inFeatures { support[t / n + k] = true } }
+                lin.weight.scalars.withUnsafeBufferPointer { w in
+                    out.withUnsafeMutableBufferPointer { o in
+                        for k in 0..<inFeatures {
+                            for r in 0..<n { o[target[r] + k * n + r] = value[r] * w[source[r] + k] }
+                        }
                     }
                 }
                 return [.dense(values: out, support: support)]

@@ -45,64 +45,102 @@ enum NodeBounds {
     /// of a pre-activation produced by an affine node (every element of a MaxPool operand),
     /// intersected, then clipped by the split constraints on that value.
     static func compute(_ model: CheckerModel, box: ValueBounds, splits: [SplitConstraint], work: inout Work) -> BoundState {
-        work.computations += 1
+        compute(model, boxes: [box], splits: [splits], work: &work)[0]
+    }
+
+    /// The bounds of several subdomains (`boxes[b]` with `splits[b]`), each exactly as
+    /// ``compute(_:box:splits:work:)`` computes it alone: the CROWN rows of one value go
+    /// through one ``BackwardPass`` for all subdomains, and each row's bound depends only on
+    /// its own subdomain.
+    static func compute(_ model: CheckerModel, boxes: [ValueBounds], splits: [[SplitConstraint]],
+                        work: inout Work) -> [BoundState] {
+        work.computations += boxes.count
         let graph = model.graph
-        var state = BoundState(valueCount: graph.values.count, nodeCount: graph.nodes.count)
-        var clips = [ValueID: [SplitConstraint]]()
-        for s in splits { clips[s.value, default: []].append(s) }
-        func finishValue(_ v: ValueID) {
+        var states = [BoundState](repeating: BoundState(valueCount: graph.values.count, nodeCount: graph.nodes.count),
+                                  count: boxes.count)
+        var clips = [[ValueID: [SplitConstraint]]](repeating: [:], count: boxes.count)
+        for (b, list) in splits.enumerated() { for s in list { clips[b][s.value, default: []].append(s) } }
+        func finishValue(_ v: ValueID, _ b: Int) {
             if model.readCount[v] >= 2 || model.isPreActivation[v] {
-                state.roundingWeights[v] = state.bounds[v]!.magnitude.map {
+                states[b].roundingWeights[v] = states[b].bounds[v]!.magnitude.map {
                     roundedProduct(RoundingError.unitRoundoff, $0, upward: true)
                 }
             }
         }
-        var start = box
-        apply(clips[model.input] ?? [], to: &start)
-        state.bounds[model.input] = start
-        if let e = start.firstEmpty {
-            state.empty = "the input's bounds of element \(e) are empty"
-            return state
+        // The subdomains still being computed (not yet found empty or non-finite).
+        var open = [Int]()
+        for b in boxes.indices {
+            var start = boxes[b]
+            apply(clips[b][model.input] ?? [], to: &start)
+            states[b].bounds[model.input] = start
+            if let e = start.firstEmpty {
+                states[b].empty = "the input's bounds of element \(e) are empty"
+                continue
+            }
+            finishValue(model.input, b)
+            open.append(b)
         }
-        finishValue(model.input)
         for (index, node) in graph.nodes.enumerated() {
             let v = node.output
-            var b = SoundForward.propagate(model, node: index, operands: node.inputs.map { state.bounds[$0]! })
-            if let e = b.firstNonFinite {
-                state.nonFinite = "the interval bound of element \(e) of '\(graph.values[v].name)' is not finite "
-                    + "([\(b.lower[e]), \(b.upper[e])])"
-                return state
+            var bounds = [ValueBounds]()
+            var stillOpen = [Int]()
+            for b in open {
+                let x = SoundForward.propagate(model, node: index, operands: node.inputs.map { states[b].bounds[$0]! })
+                if let e = x.firstNonFinite {
+                    states[b].nonFinite = "the interval bound of element \(e) of '\(graph.values[v].name)' is not finite "
+                        + "([\(x.lower[e]), \(x.upper[e])])"
+                    continue
+                }
+                bounds.append(x)
+                stillOpen.append(b)
             }
+            open = stillOpen
             if model.getsCrownBounds[v] {
                 let all = model.isMaxPoolOperand[v]
-                let targets = spatialOrder(graph.values[v].shape).filter { all || (b.lower[$0] < 0 && b.upper[$0] > 0) }
-                if !targets.isEmpty {
-                    var rows = [BackwardRow]()
-                    rows.reserveCapacity(2 * targets.count)
-                    for j in targets {
-                        rows.append(BackwardRow(start: .unit(element: j, sign: 1)))
-                        rows.append(BackwardRow(start: .unit(element: j, sign: -1)))
+                let order = spatialOrder(graph.values[v].shape)
+                var rows = [BackwardRow](), targets = [[Int]]()
+                for (k, x) in bounds.enumerated() {
+                    let mine = order.filter { all || (x.lower[$0] < 0 && x.upper[$0] > 0) }
+                    for j in mine {
+                        rows.append(BackwardRow(start: .unit(element: j, sign: 1), box: k, state: k))
+                        rows.append(BackwardRow(start: .unit(element: j, sign: -1), box: k, state: k))
                     }
+                    targets.append(mine)
+                }
+                if !rows.isEmpty {
                     work.crownRows += rows.count
-                    let results = BackwardPass(model: model, state: state, target: v, boxes: [start]).run(rows)
-                    for (k, j) in targets.enumerated() {
-                        // A row that failed (non-finite) keeps the interval bound: CROWN only refines.
-                        if results[2 * k].failure == nil { b.lower[j] = Swift.max(b.lower[j], results[2 * k].lower) }
-                        if results[2 * k + 1].failure == nil { b.upper[j] = Swift.min(b.upper[j], -results[2 * k + 1].lower) }
+                    let results = BackwardPass(model: model, states: open.map { states[$0] }, target: v,
+                                               boxes: open.map { states[$0].bounds[model.input]! }).run(rows)
+                    var r = 0
+                    for (k, mine) in targets.enumerated() {
+                        for j in mine {
+                            // A row that failed (non-finite) keeps the interval bound: CROWN only refines.
+                            if results[r].failure == nil { bounds[k].lower[j] = Swift.max(bounds[k].lower[j], results[r].lower) }
+                            if results[r + 1].failure == nil {
+                                bounds[k].upper[j] = Swift.min(bounds[k].upper[j], -results[r + 1].lower)
+                            }
+                            r += 2
+                        }
                     }
                 }
             }
-            apply(clips[v] ?? [], to: &b)
-            state.bounds[v] = b
-            if let e = b.firstEmpty {
-                state.empty = "element \(e) of '\(graph.values[v].name)' has lower bound \(b.lower[e]) above its upper bound \(b.upper[e])"
-                return state
+            stillOpen = []
+            for (k, b) in open.enumerated() {
+                apply(clips[b][v] ?? [], to: &bounds[k])
+                states[b].bounds[v] = bounds[k]
+                if let e = bounds[k].firstEmpty {
+                    states[b].empty = "element \(e) of '\(graph.values[v].name)' has lower bound \(bounds[k].lower[e]) above "
+                        + "its upper bound \(bounds[k].upper[e])"
+                    continue
+                }
+                states[b].charges[index] = AffineCharge.make(model, node: index, operand: states[b].bounds[node.inputs[0]]!)
+                updateRelaxation(model, node: index, in: &states[b])
+                finishValue(v, b)
+                stillOpen.append(b)
             }
-            state.charges[index] = AffineCharge.make(model, node: index, operand: state.bounds[node.inputs[0]]!)
-            updateRelaxation(model, node: index, in: &state)
-            finishValue(v)
+            open = stillOpen
         }
-        return state
+        return states
     }
 
     /// Recomputes the relaxation of node `index` (a ReLU or MaxPool) from its operand's bounds.

@@ -84,6 +84,36 @@ func linearForward(weights: [Double], outFeatures: Int, inFeatures: Int, input: 
     return output
 }
 
+// MARK: - Error bounds for one term count
+
+/// ``RoundingError/sumUpperBound(_:terms:)`` and ``RoundingError/dotProductError(terms:absoluteSum:)``
+/// for many numbers with the same term count: the library's formulas, operation for
+/// operation, with `ĝₙ` computed once, so every result is the number the library returns.
+struct TermCount {
+    let terms: Int
+    let gamma: Double
+
+    init(_ terms: Int) {
+        self.terms = terms
+        gamma = RoundingError.gamma(terms)
+    }
+
+    func sumUpperBound(_ computed: Double) -> Double {
+        guard computed >= 0, computed.isFinite else { return .infinity }
+        if terms <= 0 { return computed }
+        guard gamma.isFinite else { return .infinity }
+        let a = roundedSum(computed, RoundingError.underflow(terms), upward: true)
+        return roundedSum(a, roundedProduct(gamma, a, upward: true), upward: true)
+    }
+
+    func dotProductError(absoluteSum: Double) -> Double {
+        guard absoluteSum >= 0, absoluteSum.isFinite else { return .infinity }
+        if terms <= 0 { return 0 }
+        guard gamma.isFinite else { return .infinity }
+        return roundedSum(roundedProduct(gamma, absoluteSum, upward: true), RoundingError.underflow(2 * terms), upward: true)
+    }
+}
+
 // MARK: - Sound interval propagation
 
 /// Sound interval bound propagation (IBP) of single operations: given bounds of the
@@ -195,8 +225,9 @@ enum SoundForward {
                 let rho = x.magnitude
                 let product = linearForward(weights: r.coefficients, outFeatures: lin.outFeatures,
                                             inFeatures: lin.inFeatures, input: rho)
+                let count = TermCount(lin.inFeatures)
                 return product.indices.map {
-                    roundedSum(RoundingError.sumUpperBound(product[$0], terms: lin.inFeatures),
+                    roundedSum(count.sumUpperBound(product[$0]),
                                r.offsets[$0 % lin.outFeatures], upward: true)
                 }
             }
@@ -223,13 +254,13 @@ enum SoundForward {
             magnitude[i] = roundedSum(Swift.abs(m), spread[i], upward: true)
         }
         let c = forward(centre, false), r = forward(spread, true), a = forward(magnitude, true)
+        let count = TermCount(terms), countAndBias = TermCount(terms + 1)
         var result = ValueBounds(lower: [Double](repeating: 0, count: outSize), upper: [Double](repeating: 0, count: outSize))
         for o in 0..<outSize {
             let b = bias?[o] ?? 0
             let value = c[o] + b
-            let absolute = roundedSum(RoundingError.sumUpperBound(a[o], terms: terms), Swift.abs(b), upward: true)
-            var half = roundedSum(RoundingError.sumUpperBound(r[o], terms: terms),
-                                  RoundingError.dotProductError(terms: terms + 1, absoluteSum: absolute), upward: true)
+            let absolute = roundedSum(count.sumUpperBound(a[o]), Swift.abs(b), upward: true)
+            var half = roundedSum(count.sumUpperBound(r[o]), countAndBias.dotProductError(absoluteSum: absolute), upward: true)
             if let radius { half = roundedSum(half, radius[o], upward: true) }
             result.lower[o] = roundedSum(value, -half, upward: false)
             result.upper[o] = roundedSum(value, half, upward: true)

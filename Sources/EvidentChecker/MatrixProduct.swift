@@ -29,15 +29,27 @@ enum MatrixProduct {
         precondition(ldc >= max(1, n), "MatrixProduct: ldc \(ldc) too small")
         if m == 0 || n == 0 { return }
         if k == 0 || m == 1 || n == 1 {
+            // op(A)[i, p] = a[i·rowA + p·stepA], op(B)[p, j] = b[p·stepB + j·columnB]. Four
+            // partial sums (one order among those the bound allows) keep the adds independent.
+            let (rowA, stepA) = transposeA ? (1, lda) : (lda, 1)
+            let (columnB, stepB) = transposeB ? (ldb, 1) : (1, ldb)
             for i in 0..<m {
                 for j in 0..<n {
-                    var sum = 0.0
-                    for p in 0..<k {
-                        let x = transposeA ? a[p * lda + i] : a[i * lda + p]
-                        let y = transposeB ? b[j * ldb + p] : b[p * ldb + j]
-                        sum += x * y
+                    let x = a + i * rowA, y = b + j * columnB
+                    var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+                    var p = 0
+                    while p + 4 <= k {
+                        s0 += x[p * stepA] * y[p * stepB]
+                        s1 += x[(p + 1) * stepA] * y[(p + 1) * stepB]
+                        s2 += x[(p + 2) * stepA] * y[(p + 2) * stepB]
+                        s3 += x[(p + 3) * stepA] * y[(p + 3) * stepB]
+                        p += 4
                     }
-                    c[i * ldc + j] = sum
+                    while p < k {
+                        s0 += x[p * stepA] * y[p * stepB]
+                        p += 1
+                    }
+                    c[i * ldc + j] = (s0 + s1) + (s2 + s3)
                 }
             }
             return

@@ -141,23 +141,19 @@ extension AffineCharge {
         case .convolution:
             let plan = model.convolutions[index]!
             let product = plan.forward(weights: model.absoluteWeights[index]!, input: rho)
-            let g = RoundingError.gamma(plan.transposeTerms)
-            let weight = product.map {
-                roundedProduct(g, RoundingError.sumUpperBound($0, terms: plan.forwardTerms), upward: true)
-            }
+            let g = RoundingError.gamma(plan.transposeTerms), count = TermCount(plan.forwardTerms)
+            let weight = product.map { roundedProduct(g, count.sumUpperBound($0), upward: true) }
             return AffineCharge(weight: weight, fixed: fixed(plan.transposeTerms))
         case .linear(let lin):
             let product = linearForward(weights: model.absoluteWeights[index]!, outFeatures: lin.outFeatures,
                                         inFeatures: lin.inFeatures, input: rho)
-            let g = RoundingError.gamma(lin.outFeatures)
-            var weight = product.map {
-                roundedProduct(g, RoundingError.sumUpperBound($0, terms: lin.inFeatures), upward: true)
-            }
+            let g = RoundingError.gamma(lin.outFeatures), count = TermCount(lin.inFeatures)
+            var weight = product.map { roundedProduct(g, count.sumUpperBound($0), upward: true) }
             if let r = model.radii[index] {
                 let radius = linearForward(weights: r.coefficients, outFeatures: lin.outFeatures,
                                            inFeatures: lin.inFeatures, input: rho)
                 for o in 0..<outSize {
-                    let extra = roundedSum(RoundingError.sumUpperBound(radius[o], terms: lin.inFeatures),
+                    let extra = roundedSum(count.sumUpperBound(radius[o]),
                                            r.offsets[o % lin.outFeatures], upward: true)
                     weight[o] = roundedSum(weight[o], extra, upward: true)
                 }

@@ -14,6 +14,10 @@ struct UnsatProofCheck {
     var work = NodeBounds.Work()
     let progress: ((String) -> Void)?
     var lastProgress = Date()
+    /// Nodes per window (`nil`: ``windowSize``). Tests set 1 and `computeEveryNode` to check
+    /// node by node, computing every refreshed node's bounds.
+    var window: Int? = nil
+    var computeEveryNode = false
 
     init(model: CheckerModel, property: Property, statistics: CheckStatistics, progress: ((String) -> Void)?) {
         self.model = model
@@ -98,126 +102,118 @@ struct UnsatProofCheck {
         if let orphan = (1..<max(n, 1)).first(where: { parent[$0] == -1 }) {
             return .failure(CheckFailure("\(place) node \(orphan) has no parent"))
         }
-        // How many children inherit (do not refresh) from each node.
-        var inheritors = [Int](repeating: 0, count: n)
-        for i in 1..<max(n, 1) where !nodes[i].refresh { inheritors[parent[i]] += 1 }
+        // How many children inherit (do not refresh) from each node; `inheritors` counts down
+        // as they are checked.
+        var inheritorCount = [Int](repeating: 0, count: n)
+        for i in 1..<max(n, 1) where !nodes[i].refresh { inheritorCount[parent[i]] += 1 }
+        var inheritors = inheritorCount
 
+        // Structure first, every node in index order: children's boxes and splits, the
+        // shape of every refutation. It does not depend on any bound.
         var contexts = [NodeContext?](repeating: nil, count: n)
         contexts[0] = NodeContext(box: box)
+        var structural: (node: Int, failure: CheckFailure)? = nil
+        for i in 0..<n {
+            statistics.nodes += 1
+            if nodes[i].branch == nil { statistics.leaves += 1 }
+            if let f = checkStructure(i, tree: tree, region: region, place: "\(place) node \(i)", contexts: &contexts) {
+                structural = (i, f)
+                break
+            }
+        }
+        // Bounds, tightenings and refutations of the nodes before the first structural
+        // failure, in windows of consecutive nodes (index order, so parents come first).
+        let end = structural?.node ?? n
         var states = [Int: BoundState]()
-        var refuted = [[Bool]](repeating: [], count: n)
+        var refuted = [[Bool]](repeating: [Bool](repeating: false, count: clauseCount), count: n)
         var empty = [Bool](repeating: false, count: n)
         var skip = [Bool](repeating: false, count: n)
-
-        for i in 0..<n {
-            guard let context = contexts[i] else {
-                return .failure(CheckFailure("\(place) node \(i): internal error (no context)"))
+        var first = 0
+        while first < end {
+            let last = min(end, first + (window ?? windowSize))
+            reportProgress("\(place): node \(first + 1) of \(n)")
+            // The window's refreshed nodes whose bounds something reads are checked first, on
+            // all cores (each depends only on its own box and splits). The others are internal
+            // nodes without refutations or tightenings whose children all refresh, on no ReLU
+            // split (so their subdomain is not empty): their bounds would change nothing.
+            var wanted = [Int]()
+            for i in max(first, 1)..<last where nodes[i].refresh {
+                let context = contexts[i]!
+                if skip[context.parent] || empty[context.parent] { continue }
+                let node = nodes[i]
+                if node.branch == nil || !node.refutations.isEmpty || !node.tightenings.isEmpty
+                    || inheritorCount[i] > 0 || context.depth > 0 || computeEveryNode { wanted.append(i) }
             }
-            let node = nodes[i]
-            let nodePlace = "\(place) node \(i)"
-            statistics.nodes += 1
-            if node.branch == nil { statistics.leaves += 1 }
-            reportProgress("\(place): node \(i + 1) of \(n)")
-
-            // Children's contexts (structure of the split).
-            if let branch = node.branch {
-                switch branch.split {
-                case let .input(dimension, point):
-                    let d = Int(dimension)
-                    guard d < model.inputSize else {
-                        return .failure(CheckFailure("\(nodePlace): input split of dimension \(d), the network has \(model.inputSize) inputs"))
+            var outcomes = checkRefreshed(wanted, tree: tree, region: region, layout: layout, contexts: contexts,
+                                          keepBounds: wanted.map { inheritorCount[$0] > 0 }, place: place)
+            // Then every node in order: inherited bounds, their tightenings (children inherit
+            // the tightened bounds), refutations collected for one pass at the window's end.
+            // A failure is reported after any failure of an earlier node.
+            var jobs = [RefutationJob]()
+            func firstFailure(_ jobs: [RefutationJob]) -> CheckFailure? {
+                let (results, count) = refute(jobs, nodes: nodes, region: region, layout: layout)
+                statistics.refutations += count
+                for (job, result) in zip(jobs, results) {
+                    switch result {
+                    case .failure(let f): return f
+                    case .success(let mine): refuted[job.node] = mine
                     }
-                    let (l, u) = (context.box.lower[d], context.box.upper[d])
-                    guard point.isFinite, l <= point, point <= u else {
-                        return .failure(CheckFailure("\(nodePlace): input split point \(point) of dimension \(d) lies outside "
-                                                     + "the node's interval [\(l), \(u)], so the children do not cover it"))
-                    }
-                    var lowBox = context.box, highBox = context.box
-                    lowBox.upper[d] = point
-                    highBox.lower[d] = point
-                    contexts[Int(branch.low)] = NodeContext(parent: i, box: lowBox, split: nil, depth: context.depth)
-                    contexts[Int(branch.high)] = NodeContext(parent: i, box: highBox, split: nil, depth: context.depth)
-                case let .relu(layer, neuron):
-                    let value: ValueID
-                    switch model.reluValue(named: layer) {
-                    case .failure(let f): return .failure(CheckFailure("\(nodePlace): ReLU split: \(f.message)"))
-                    case .success(let v): value = v
-                    }
-                    let j = Int(neuron)
-                    guard j < model.sizes[value] else {
-                        return .failure(CheckFailure("\(nodePlace): ReLU split of neuron \(j) of '\(layer)', which has \(model.sizes[value]) neurons"))
-                    }
-                    var ancestor: Int? = i
-                    while let a = ancestor, let c = contexts[a] {
-                        if let s = c.split, s.layer == value, s.neuron == j {
-                            return .failure(CheckFailure("\(nodePlace): neuron \(j) of '\(layer)' is split again (already split above node \(a))"))
-                        }
-                        ancestor = c.parent >= 0 ? c.parent : nil
-                    }
-                    let pre = model.preActivation(ofRelu: value)
-                    contexts[Int(branch.low)] = NodeContext(parent: i, box: context.box,
-                                                            split: (value, pre, j, false), depth: context.depth + 1)
-                    contexts[Int(branch.high)] = NodeContext(parent: i, box: context.box,
-                                                             split: (value, pre, j, true), depth: context.depth + 1)
                 }
+                return nil
             }
-
-            // Bounds.
-            var state: BoundState
-            if i > 0 && (skip[context.parent] || empty[context.parent]) {
-                // Below an empty node: the parent already refutes every clause.
-                skip[i] = true
-                if let f = validateRefutations(node, region: region, tree: tree, depth: context.depth, place: nodePlace) {
-                    return .failure(f)
+            for i in first..<last {
+                let context = contexts[i]!
+                let node = nodes[i]
+                if i > 0 && (skip[context.parent] || empty[context.parent]) {
+                    // Below an empty node: the parent already refutes every clause.
+                    skip[i] = true
+                    releaseParent(i, context, nodes, &inheritors, &states)
+                    refuted[i] = [Bool](repeating: true, count: clauseCount)
+                    continue
+                }
+                if i > 0 && node.refresh {
+                    guard let outcome = outcomes.removeValue(forKey: i) else { continue }  // not wanted: refutes nothing itself
+                    statistics.tightenings += outcome.tightenings
+                    statistics.refutations += outcome.refutations
+                    if let f = outcome.failure { return .failure(firstFailure(jobs) ?? f) }
+                    empty[i] = outcome.empty
+                    refuted[i] = outcome.refuted
+                    if inheritors[i] > 0 { states[i] = outcome.bounds }
+                    continue
+                }
+                let nodePlace = "\(place) node \(i)"
+                var state: BoundState
+                if i == 0 {
+                    if root == nil { root = NodeBounds.compute(model, box: box, splits: [], work: &work) }
+                    state = root!
+                } else {
+                    guard let inherited = states[context.parent] else {
+                        return .failure(CheckFailure("\(nodePlace): internal error (parent bounds released)"))
+                    }
+                    state = inherited
+                    if let split = context.split {
+                        NodeBounds.narrow(model, &state, value: split.pre, element: split.neuron,
+                                          lower: split.active ? 0 : -.infinity, upper: split.active ? .infinity : 0)
+                    } else {
+                        NodeBounds.replaceInput(model, &state, box: context.box)
+                    }
                 }
                 releaseParent(i, context, nodes, &inheritors, &states)
-                refuted[i] = [Bool](repeating: true, count: clauseCount)
-                continue
-            }
-            if i == 0 {
-                if root == nil { root = NodeBounds.compute(model, box: box, splits: [], work: &work) }
-                state = root!
-            } else if node.refresh {
-                state = NodeBounds.compute(model, box: context.box, splits: pathSplits(i, contexts), work: &work)
-            } else {
-                guard let inherited = states[context.parent] else {
-                    return .failure(CheckFailure("\(nodePlace): internal error (parent bounds released)"))
+                let (failure, tightenings) = tighten(node, state: &state, place: nodePlace)
+                statistics.tightenings += tightenings
+                if let failure { return .failure(firstFailure(jobs) ?? failure) }
+                if state.empty != nil {
+                    empty[i] = true
+                    refuted[i] = [Bool](repeating: true, count: clauseCount)
+                } else if !node.refutations.isEmpty {
+                    jobs.append(RefutationJob(node: i, state: state, path: pathSplits(i, contexts), place: nodePlace))
                 }
-                state = inherited
-                if let split = context.split {
-                    NodeBounds.narrow(model, &state, value: split.pre, element: split.neuron,
-                                      lower: split.active ? 0 : -.infinity, upper: split.active ? .infinity : 0)
-                } else {
-                    NodeBounds.replaceInput(model, &state, box: context.box)
-                }
+                if inheritors[i] > 0 { states[i] = state }
             }
-            releaseParent(i, context, nodes, &inheritors, &states)
-
-            // Tightenings, in order.
-            for (k, t) in node.tightenings.enumerated() {
-                statistics.tightenings += 1
-                if state.empty != nil { break }
-                if let f = checkTightening(t, state: &state, place: "\(nodePlace) tightening \(k)") { return .failure(f) }
-            }
-
-            if let f = validateRefutations(node, region: region, tree: tree, depth: context.depth, place: nodePlace) {
-                return .failure(f)
-            }
-            if state.empty != nil {
-                empty[i] = true
-                refuted[i] = [Bool](repeating: true, count: clauseCount)
-            } else {
-                var mine = [Bool](repeating: false, count: clauseCount)
-                if !node.refutations.isEmpty {
-                    if let f = checkRefutations(node, state: state, region: region, layout: layout, path: pathSplits(i, contexts),
-                                                place: nodePlace, refuted: &mine) {
-                        return .failure(f)
-                    }
-                }
-                refuted[i] = mine
-            }
-            if inheritors[i] > 0 { states[i] = state }
+            if let f = firstFailure(jobs) { return .failure(f) }
+            first = last
         }
+        if let structural { return .failure(structural.failure) }
 
         // R(node) = refuted(node) ∪ (R(low) ∩ R(high)), bottom-up.
         for i in stride(from: n - 1, through: 0, by: -1) {
@@ -226,6 +222,129 @@ struct UnsatProofCheck {
             for c in 0..<clauseCount where refuted[low][c] && refuted[high][c] { refuted[i][c] = true }
         }
         return .success(refuted[0])
+    }
+
+    /// Nodes per window: the refutation passes of a window's nodes run together, and their
+    /// bounds are held until then (at most about 2²² bound entries of whole states).
+    var windowSize: Int {
+        let entries = model.sizes.reduce(0, +)
+        return max(8, min(2048, (1 << 22) / max(1, entries)))
+    }
+
+    /// What checking a refreshed node against its own bounds gave.
+    struct NodeOutcome {
+        var failure: CheckFailure?
+        var empty = false
+        var refuted: [Bool] = []
+        /// The bounds after the tightenings, where children inherit them.
+        var bounds: BoundState?
+        var tightenings = 0
+        var refutations = 0
+    }
+
+    /// Checks refreshed nodes (bounds computed from their box and splits, then their
+    /// tightenings and refutations) in batches of consecutive nodes on all cores: each batch
+    /// is one ``NodeBounds/compute(_:boxes:splits:work:)`` and one refutation pass.
+    mutating func checkRefreshed(_ wanted: [Int], tree: ProofTree, region: InputRegion, layout: SlopeLayout,
+                                 contexts: [NodeContext?], keepBounds: [Bool], place: String) -> [Int: NodeOutcome] {
+        if wanted.isEmpty { return [:] }
+        let batch = 32
+        let batches = (wanted.count + batch - 1) / batch
+        let boxes = wanted.map { contexts[$0]!.box }, splits = wanted.map { pathSplits($0, contexts) }
+        let results = ConcurrentResults<([NodeOutcome], NodeBounds.Work)>(count: batches, initial: ([], NodeBounds.Work()))
+        let checker = self
+        DispatchQueue.concurrentPerform(iterations: batches) { b in
+            let members = (b * batch)..<min(wanted.count, (b + 1) * batch)
+            var work = NodeBounds.Work()
+            let states = NodeBounds.compute(checker.model, boxes: Array(boxes[members]), splits: Array(splits[members]),
+                                            work: &work)
+            var outcomes = [NodeOutcome](), jobs = [RefutationJob](), owner = [Int]()
+            for (k, m) in members.enumerated() {
+                let i = wanted[m], node = tree.nodes[i], nodePlace = "\(place) node \(i)"
+                var state = states[k], outcome = NodeOutcome()
+                (outcome.failure, outcome.tightenings) = checker.tighten(node, state: &state, place: nodePlace)
+                if outcome.failure == nil {
+                    if state.empty != nil {
+                        outcome.empty = true
+                        outcome.refuted = [Bool](repeating: true, count: region.clauses.count)
+                    } else {
+                        outcome.refuted = [Bool](repeating: false, count: region.clauses.count)
+                        if !node.refutations.isEmpty {
+                            jobs.append(RefutationJob(node: i, state: state, path: splits[m], place: nodePlace))
+                            owner.append(k)
+                        }
+                    }
+                }
+                if keepBounds[m] { outcome.bounds = state }
+                outcomes.append(outcome)
+            }
+            let (refutations, _) = checker.refute(jobs, nodes: tree.nodes, region: region, layout: layout)
+            for (k, result) in zip(owner, refutations) {
+                outcomes[k].refutations = tree.nodes[wanted[members.lowerBound + k]].refutations.count
+                switch result {
+                case .failure(let f): outcomes[k].failure = f
+                case .success(let mine): outcomes[k].refuted = mine
+                }
+            }
+            results.set(b, (outcomes, work))
+        }
+        var checked = [Int: NodeOutcome]()
+        for (b, (outcomes, work)) in results.values.enumerated() {
+            for (k, outcome) in outcomes.enumerated() { checked[wanted[b * batch + k]] = outcome }
+            self.work.computations += work.computations
+            self.work.crownRows += work.crownRows
+        }
+        return checked
+    }
+
+    /// The structure of node `i`: its children's contexts (input split inside the box, ReLU
+    /// split of an existing neuron not split above) and the shape of its refutations.
+    func checkStructure(_ i: Int, tree: ProofTree, region: InputRegion, place nodePlace: String,
+                        contexts: inout [NodeContext?]) -> CheckFailure? {
+        guard let context = contexts[i] else { return CheckFailure("\(nodePlace): internal error (no context)") }
+        let node = tree.nodes[i]
+        if let branch = node.branch {
+            switch branch.split {
+            case let .input(dimension, point):
+                let d = Int(dimension)
+                guard d < model.inputSize else {
+                    return CheckFailure("\(nodePlace): input split of dimension \(d), the network has \(model.inputSize) inputs")
+                }
+                let (l, u) = (context.box.lower[d], context.box.upper[d])
+                guard point.isFinite, l <= point, point <= u else {
+                    return CheckFailure("\(nodePlace): input split point \(point) of dimension \(d) lies outside "
+                                        + "the node's interval [\(l), \(u)], so the children do not cover it")
+                }
+                var lowBox = context.box, highBox = context.box
+                lowBox.upper[d] = point
+                highBox.lower[d] = point
+                contexts[Int(branch.low)] = NodeContext(parent: i, box: lowBox, split: nil, depth: context.depth)
+                contexts[Int(branch.high)] = NodeContext(parent: i, box: highBox, split: nil, depth: context.depth)
+            case let .relu(layer, neuron):
+                let value: ValueID
+                switch model.reluValue(named: layer) {
+                case .failure(let f): return CheckFailure("\(nodePlace): ReLU split: \(f.message)")
+                case .success(let v): value = v
+                }
+                let j = Int(neuron)
+                guard j < model.sizes[value] else {
+                    return CheckFailure("\(nodePlace): ReLU split of neuron \(j) of '\(layer)', which has \(model.sizes[value]) neurons")
+                }
+                var ancestor: Int? = i
+                while let a = ancestor, let c = contexts[a] {
+                    if let s = c.split, s.layer == value, s.neuron == j {
+                        return CheckFailure("\(nodePlace): neuron \(j) of '\(layer)' is split again (already split above node \(a))")
+                    }
+                    ancestor = c.parent >= 0 ? c.parent : nil
+                }
+                let pre = model.preActivation(ofRelu: value)
+                contexts[Int(branch.low)] = NodeContext(parent: i, box: context.box,
+                                                        split: (value, pre, j, false), depth: context.depth + 1)
+                contexts[Int(branch.high)] = NodeContext(parent: i, box: context.box,
+                                                         split: (value, pre, j, true), depth: context.depth + 1)
+            }
+        }
+        return validateRefutations(node, region: region, tree: tree, depth: context.depth, place: nodePlace)
     }
 
     func releaseParent(_ i: Int, _ context: NodeContext, _ nodes: [ProofNode], _ inheritors: inout [Int],
@@ -280,55 +399,79 @@ struct UnsatProofCheck {
         return nil
     }
 
-    /// Checks every refutation of one node; backward-pass refutations share one pass.
-    mutating func checkRefutations(_ node: ProofNode, state: BoundState, region: InputRegion, layout: SlopeLayout,
-                                   path: [SplitConstraint], place: String, refuted: inout [Bool]) -> CheckFailure? {
-        if let reason = state.nonFinite {
-            return CheckFailure("\(place): its bounds are unusable: \(reason)")
-        }
-        var rows = [BackwardRow](), indices = [Int](), slopeBytes = [[UInt8]]()
-        for (k, refutation) in node.refutations.enumerated() {
-            let constraint = region.clauses[Int(refutation.clause)].constraints[Int(refutation.constraint)]
-            let terms = constraint.terms.map { (element: $0.output, coefficient: $0.coefficient) }
-            if let dual = refutation.lpDual {
-                statistics.refutations += 1
-                let objective = terms
-                switch LinearProgramCheck.lowerBound(model, state: state, objective: .outputs(objective), dual: dual) {
-                case .failure(let f): return CheckFailure("\(place) refutation \(k) (clause \(refutation.clause)): \(f.message)")
-                case .success(let bound):
-                    if let f = compare(bound, PropertyRounding.outerThreshold(constraint),
-                                       "\(place) refutation \(k) of clause \(refutation.clause) (LP)") { return f }
-                    refuted[Int(refutation.clause)] = true
+    /// A node whose refutations are still to be checked, with its bounds.
+    struct RefutationJob {
+        var node: Int
+        var state: BoundState
+        var path: [SplitConstraint]
+        var place: String
+    }
+
+    /// The refutations of several nodes, per node the clauses it refutes or its first
+    /// failure (its LP refutations first, then its backward-pass ones, each in order), and
+    /// how many refutations were recomputed. The backward-pass refutations of all nodes share
+    /// one ``BackwardPass``; each row uses only its own node's bounds, slopes and multipliers.
+    func refute(_ jobs: [RefutationJob], nodes: [ProofNode], region: InputRegion,
+                layout: SlopeLayout) -> (results: [Result<[Bool], CheckFailure>], count: Int) {
+        var rows = [BackwardRow](), slopeBytes = [[UInt8]](), states = [BoundState](), boxes = [ValueBounds]()
+        var rowOf = [[Int: Int]](repeating: [:], count: jobs.count)  // per job: refutation -> row
+        for (q, job) in jobs.enumerated() where job.state.nonFinite == nil {
+            for (k, refutation) in nodes[job.node].refutations.enumerated() where refutation.lpDual == nil {
+                let constraint = region.clauses[Int(refutation.clause)].constraints[Int(refutation.constraint)]
+                var row = BackwardRow(start: .dense(constraint.terms.map { (element: $0.output, coefficient: $0.coefficient) }),
+                                      box: states.count, state: states.count)
+                if let slopes = refutation.slopes {
+                    row.slopes = slopeBytes.count
+                    slopeBytes.append(slopes)
                 }
-                continue
+                for (b, split) in job.path.enumerated() where refutation.betas[b] != 0 {
+                    row.betas.append(BetaTerm(value: split.value, element: split.neuron,
+                                              coefficient: split.active ? -refutation.betas[b] : refutation.betas[b]))
+                }
+                rowOf[q][k] = rows.count
+                rows.append(row)
             }
-            var row = BackwardRow(start: .dense(terms))
-            if let slopes = refutation.slopes {
-                row.slopes = slopeBytes.count
-                slopeBytes.append(slopes)
+            if !rowOf[q].isEmpty {
+                states.append(job.state)
+                boxes.append(job.state.bounds[model.input]!)
             }
-            for (b, split) in path.enumerated() where refutation.betas[b] != 0 {
-                row.betas.append(BetaTerm(value: split.value, element: split.neuron,
-                                          coefficient: split.active ? -refutation.betas[b] : refutation.betas[b]))
-            }
-            rows.append(row)
-            indices.append(k)
         }
-        guard !rows.isEmpty else { return nil }
-        var pass = BackwardPass(model: model, state: state, target: model.output, boxes: [state.bounds[model.input]!])
+        var pass = BackwardPass(model: model, states: states, target: model.output, boxes: boxes)
         pass.layout = layout
         pass.slopeBytes = slopeBytes
-        let results = pass.run(rows)
-        statistics.refutations += rows.count
-        for (row, k) in zip(results, indices) {
-            let refutation = node.refutations[k]
-            let constraint = region.clauses[Int(refutation.clause)].constraints[Int(refutation.constraint)]
-            let here = "\(place) refutation \(k) of clause \(refutation.clause)"
-            if let failure = row.failure { return CheckFailure("\(here): \(failure)") }
-            if let f = compare(row.lower, PropertyRounding.outerThreshold(constraint), here) { return f }
-            refuted[Int(refutation.clause)] = true
+        let bounds = pass.run(rows)
+
+        var count = 0
+        let results = jobs.enumerated().map { q, job -> Result<[Bool], CheckFailure> in
+            let node = nodes[job.node], place = job.place
+            if let reason = job.state.nonFinite { return .failure(CheckFailure("\(place): its bounds are unusable: \(reason)")) }
+            var refuted = [Bool](repeating: false, count: region.clauses.count)
+            for (k, refutation) in node.refutations.enumerated() {
+                guard let dual = refutation.lpDual else { continue }
+                count += 1
+                let constraint = region.clauses[Int(refutation.clause)].constraints[Int(refutation.constraint)]
+                let objective = constraint.terms.map { (element: $0.output, coefficient: $0.coefficient) }
+                switch LinearProgramCheck.lowerBound(model, state: job.state, objective: .outputs(objective), dual: dual) {
+                case .failure(let f):
+                    return .failure(CheckFailure("\(place) refutation \(k) (clause \(refutation.clause)): \(f.message)"))
+                case .success(let bound):
+                    if let f = compare(bound, PropertyRounding.outerThreshold(constraint),
+                                       "\(place) refutation \(k) of clause \(refutation.clause) (LP)") { return .failure(f) }
+                    refuted[Int(refutation.clause)] = true
+                }
+            }
+            for (k, refutation) in node.refutations.enumerated() {
+                guard let r = rowOf[q][k] else { continue }
+                count += 1
+                let constraint = region.clauses[Int(refutation.clause)].constraints[Int(refutation.constraint)]
+                let here = "\(place) refutation \(k) of clause \(refutation.clause)"
+                if let failure = bounds[r].failure { return .failure(CheckFailure("\(here): \(failure)")) }
+                if let f = compare(bounds[r].lower, PropertyRounding.outerThreshold(constraint), here) { return .failure(f) }
+                refuted[Int(refutation.clause)] = true
+            }
+            return .success(refuted)
         }
-        return nil
+        return (results, count)
     }
 
     /// `bound > threshold`, or the failure saying by how much it is short.
@@ -339,8 +482,20 @@ struct UnsatProofCheck {
                             + "\(formatted(threshold)) (short by \(formatted(threshold - bound)))")
     }
 
+    /// Checks a node's tightenings in order (until the bounds become empty), narrowing the
+    /// bounds by each; the first failure, and how many were checked.
+    func tighten(_ node: ProofNode, state: inout BoundState, place: String) -> (CheckFailure?, Int) {
+        var count = 0
+        for (k, t) in node.tightenings.enumerated() {
+            count += 1
+            if state.empty != nil { break }
+            if let f = checkTightening(t, state: &state, place: "\(place) tightening \(k)") { return (f, count) }
+        }
+        return (nil, count)
+    }
+
     /// Checks a tightening against the node's canonical LP and narrows the bounds.
-    mutating func checkTightening(_ t: Tightening, state: inout BoundState, place: String) -> CheckFailure? {
+    func checkTightening(_ t: Tightening, state: inout BoundState, place: String) -> CheckFailure? {
         let value: ValueID
         switch model.reluValue(named: t.layer) {
         case .failure(let f): return CheckFailure("\(place): \(f.message)")
