@@ -85,11 +85,17 @@ extension BoundPropagator {
     /// Bounds of every value with pre-activation bounds from CROWN (interval bounds where
     /// `options` asks for them), each box with its own split constraints: the semantics of
     /// a refreshed certificate node (Docs/certificates.md, "Bounds at a node").
+    ///
+    /// `known`, when given, holds bounds already established for some values (`batch × size`
+    /// each, for example LP tightenings): each value's bounds are intersected with them as soon
+    /// as it is reached, so later values benefit. (A certificate checker does not know them
+    /// unless the certificate carries their justification.)
     public func intermediateBounds(lower: [Double], upper: [Double], batch: Int, splits: [[NeuronSplit]] = [],
-                                   options: BoundOptions = BoundOptions()) -> [IntervalBounds?] {
+                                   known: [IntervalBounds?]? = nil, options: BoundOptions = BoundOptions()) -> [IntervalBounds?] {
         precondition(lower.count == batch * inputSize && upper.count == lower.count, "intermediateBounds: box size mismatch")
+        precondition(known.map { $0.count == graph.values.count } ?? true, "intermediateBounds: one entry per value")
         return intermediateSweep(box: IntervalBounds(lower: lower, upper: upper), batch: batch, options: options,
-                                 splits: splits).bounds
+                                 previous: known, splits: splits).bounds
     }
 
     /// Lower bounds of `spec · y` over each box, with the intermediate (pre-activation) bounds

@@ -22,9 +22,17 @@ final class GLPKProblem {
 
     /// Creates an empty problem and silences GLPK's terminal output on this thread.
     init() {
-        // The terminal-output switch lives in the per-thread environment, so set it every time.
-        glp_term_out(GLP_OFF)
+        GLPKProblem.silenceTerminal()
         handle = glp_create_prob()
+    }
+
+    /// Turns GLPK's terminal output off on the calling thread, twice over: the switch
+    /// (`glp_term_out`) and a hook that swallows any line that would still be printed
+    /// (`glp_term_hook`; a non-zero return tells GLPK not to write it). Both live in GLPK's
+    /// per-thread environment, so this runs before every use of a problem object.
+    static func silenceTerminal() {
+        glp_term_out(GLP_OFF)
+        glp_term_hook({ _, _ in 1 }, nil)
     }
 
     deinit {
@@ -117,23 +125,134 @@ final class GLPKProblem {
         glp_std_basis(handle)
     }
 
+    /// Replaces the basis by GLPK's "advanced" initial basis (`glp_adv_basis`), a triangular
+    /// basis built from the constraint matrix, which is often far better conditioned than
+    /// a basis left behind by a failed run.
+    func useAdvancedBasis() {
+        glp_adv_basis(handle, 0)
+    }
+
+    /// Marks `column` (0-based) integer or continuous. Precondition: the column exists.
+    func setColumnKind(_ column: Int, integer: Bool) {
+        precondition(column >= 0 && column < columnCount)
+        glp_set_col_kind(handle, Int32(column + 1), integer ? GLP_IV : GLP_CV)
+    }
+
     // MARK: Solving
 
+    /// The simplex variants `glp_simplex` offers.
+    enum SimplexVariant {
+        /// `GLP_PRIMAL`.
+        case primal
+        /// `GLP_DUAL`: the dual simplex alone (it reports its own failure).
+        case dual
+        /// `GLP_DUALP`: the dual simplex, switching to the primal simplex if it fails.
+        case dualThenPrimal
+    }
+
     /// Runs `glp_simplex` and returns its code (0 when the solver ran to a conclusion).
+    /// `textbookRatioTest` replaces Harris' two-pass ratio test by the standard one (slower,
+    /// but a different pivoting path when Harris' test runs into numerical trouble).
     /// Precondition: `timeLimitMilliseconds >= 0`, `iterationLimit >= 0`.
-    func simplex(method: LPMethod, timeLimitMilliseconds: Int32, iterationLimit: Int32) -> Int32 {
+    func simplex(_ variant: SimplexVariant, timeLimitMilliseconds: Int32, iterationLimit: Int32,
+                 textbookRatioTest: Bool = false) -> Int32 {
         precondition(timeLimitMilliseconds >= 0 && iterationLimit >= 0)
+        GLPKProblem.silenceTerminal()
         var parameters = glp_smcp()
         glp_init_smcp(&parameters)
         parameters.msg_lev = GLP_MSG_OFF
         parameters.presolve = GLP_OFF  // the presolver hides the final basis and duals
         parameters.tm_lim = timeLimitMilliseconds
         parameters.it_lim = iterationLimit
-        switch method {
-        case .simplex: parameters.meth = GLP_PRIMAL
-        case .dualSimplex: parameters.meth = GLP_DUALP
+        if textbookRatioTest { parameters.r_test = GLP_RT_STD }
+        switch variant {
+        case .primal: parameters.meth = GLP_PRIMAL
+        case .dual: parameters.meth = GLP_DUAL
+        case .dualThenPrimal: parameters.meth = GLP_DUALP
         }
         return glp_simplex(handle, &parameters)
+    }
+
+    /// The largest relative error of the current basic solution over GLPK's four
+    /// Karush–Kuhn–Tucker checks (`glp_check_kkt` with `GLP_SOL`): primal equalities,
+    /// primal bounds, dual equalities and dual bounds. A clean optimal solution has errors
+    /// near GLPK's tolerances (1e-7 relative to the bounds and coefficients involved, often
+    /// far less); a large one means the basis is numerically unreliable.
+    var basicSolutionRelativeError: Double {
+        var worst = 0.0
+        for condition in [GLP_KKT_PE, GLP_KKT_PB, GLP_KKT_DE, GLP_KKT_DB] {
+            var absoluteMax = 0.0, relativeMax = 0.0
+            var absoluteIndex: Int32 = 0, relativeIndex: Int32 = 0
+            glp_check_kkt(handle, GLP_SOL, condition, &absoluteMax, &absoluteIndex, &relativeMax, &relativeIndex)
+            worst = Swift.max(worst, relativeMax.isNaN ? .infinity : relativeMax)
+        }
+        return worst
+    }
+
+    /// Changes the objective coefficients of the given columns (0-based), a sparse update.
+    func setObjectiveCoefficients(_ terms: [(column: Int, coefficient: Double)]) {
+        for term in terms { setObjectiveCoefficient(term.column, term.coefficient) }
+    }
+
+    // MARK: Branch and bound
+
+    /// What `glp_intopt` reports, plus the best bound seen by its callback.
+    struct IntegerRun {
+        /// `glp_intopt`'s return code.
+        var code: Int32
+        /// The best bound on the optimum the search had established when it stopped (the
+        /// smallest local bound over the active nodes, for minimisation; the largest for
+        /// maximisation), or `nil` when the callback never saw an active node.
+        var bestBound: Double?
+    }
+
+    /// Runs `glp_intopt` (branch and cut) with its own presolver and LP relaxation, terminal
+    /// output off. Precondition: `timeLimitMilliseconds >= 0`, `0 ≤ relativeGap`.
+    func branchAndCut(timeLimitMilliseconds: Int32, relativeGap: Double, cuts: Bool, feasibilityPump: Bool,
+                      maximise: Bool) -> IntegerRun {
+        precondition(timeLimitMilliseconds >= 0 && relativeGap >= 0)
+        GLPKProblem.silenceTerminal()
+        let monitor = BoundMonitor(maximise: maximise)
+        var parameters = glp_iocp()
+        glp_init_iocp(&parameters)
+        parameters.msg_lev = GLP_MSG_OFF
+        parameters.presolve = GLP_ON  // also solves the LP relaxation, so no basis is needed
+        parameters.tm_lim = timeLimitMilliseconds
+        parameters.mip_gap = relativeGap
+        parameters.fp_heur = feasibilityPump ? GLP_ON : GLP_OFF
+        if cuts {
+            parameters.mir_cuts = GLP_ON
+            parameters.cov_cuts = GLP_ON
+            parameters.clq_cuts = GLP_ON
+        }
+        // The callback reads the best active node's bound at every call; the tree is valid
+        // for the duration of each call only.
+        parameters.cb_func = { tree, info in
+            guard let tree, let info else { return }
+            let monitor = Unmanaged<BoundMonitor>.fromOpaque(info).takeUnretainedValue()
+            let best = glp_ios_best_node(tree)
+            if best != 0 { monitor.record(glp_ios_node_bound(tree, best)) }
+        }
+        let code = withExtendedLifetime(monitor) {
+            parameters.cb_info = Unmanaged.passUnretained(monitor).toOpaque()
+            return glp_intopt(handle, &parameters)
+        }
+        return IntegerRun(code: code, bestBound: monitor.bound)
+    }
+
+    /// `glp_mip_status`: status of the incumbent integer solution.
+    var integerStatus: Int32 { glp_mip_status(handle) }
+    /// Objective value of the incumbent integer solution.
+    var integerObjectiveValue: Double { glp_mip_obj_val(handle) }
+
+    func integerColumnValue(_ column: Int) -> Double {
+        precondition(column >= 0 && column < columnCount)
+        return glp_mip_col_val(handle, Int32(column + 1))
+    }
+
+    func integerRowValue(_ row: Int) -> Double {
+        precondition(row >= 0 && row < rowCount)
+        return glp_mip_row_val(handle, Int32(row + 1))
     }
 
     /// `glp_get_status`: the status of the current basic solution.
@@ -175,6 +294,25 @@ final class GLPKProblem {
     func columnStatus(_ column: Int) -> LPVariableStatus {
         precondition(column >= 0 && column < columnCount)
         return LPVariableStatus(glpk: glp_get_col_stat(handle, Int32(column + 1)))
+    }
+}
+
+/// Collects the best bound `glp_intopt`'s callback sees. Bounds only improve as the search
+/// goes on, so the tightest one seen (largest when minimising) is kept.
+private final class BoundMonitor {
+    let maximise: Bool
+    var bound: Double?
+
+    init(maximise: Bool) { self.maximise = maximise }
+
+    func record(_ value: Double) {
+        // GLPK reports ∓DBL_MAX for nodes whose LP has not been solved yet.
+        guard value.isFinite, Swift.abs(value) < .greatestFiniteMagnitude else { return }
+        if let bound {
+            self.bound = maximise ? Swift.min(bound, value) : Swift.max(bound, value)
+        } else {
+            bound = value
+        }
     }
 }
 

@@ -41,11 +41,13 @@ public struct LinearProgram: Sendable, Equatable {
     /// Bounds of each row.
     public private(set) var rowBounds: [LPBounds] = []
     /// Column indices of each row's coefficients (no duplicates within a row).
-    public private(set) var rowColumns: [[Int]] = []
+    public internal(set) var rowColumns: [[Int]] = []
     /// Coefficients of each row, parallel to ``rowColumns``.
-    public private(set) var rowCoefficients: [[Double]] = []
+    public internal(set) var rowCoefficients: [[Double]] = []
     /// Number of stored coefficients (zeros included).
-    public private(set) var nonzeroCount = 0
+    public internal(set) var nonzeroCount = 0
+    /// Columns that must take integer values in ``solveInteger(timeLimit:relativeGap:cuts:feasibilityPump:)``.
+    public internal(set) var integerColumns: Set<Int> = []
 
     /// An empty program (no rows, no columns).
     public init(sense: Sense = .minimise) {
@@ -158,79 +160,244 @@ public struct LinearProgram: Sendable, Equatable {
         rowBounds[row] = bounds
     }
 
+    // MARK: Integer columns
+
+    /// Marks `column` integer (`true`) or continuous (`false`). Integrality only matters to
+    /// ``solveInteger(timeLimit:relativeGap:cuts:feasibilityPump:)``; the simplex solves
+    /// (``solve(method:timeLimit:iterationLimit:warmStart:)``) relax it.
+    /// - Throws: ``LPError/columnOutOfRange(column:columnCount:)``.
+    public mutating func setInteger(column: Int, _ isInteger: Bool = true) throws {
+        try checkColumn(column)
+        if isInteger { integerColumns.insert(column) } else { integerColumns.remove(column) }
+    }
+
     // MARK: Solving
 
+    /// Relative error (GLPK's Karush–Kuhn–Tucker check, the worst of primal and dual
+    /// equalities and bounds) above which ``LPMethod/robust`` treats an "optimal" basic
+    /// solution as a numerical failure and retries.
+    public static let accuracyTolerance = 1e-6
+
     /// Solves the program with GLPK's simplex method (presolver off, terminal output off).
+    /// Integer marks are ignored (this is the LP relaxation).
     ///
     /// - Parameters:
-    ///   - method: ``LPMethod/simplex`` (primal) or ``LPMethod/dualSimplex`` (dual, falling back
-    ///     to primal if the dual fails; the better choice after tightening bounds of a solved
-    ///     program and passing its basis).
-    ///   - timeLimit: wall-clock limit (positive; rounded up to whole milliseconds). `nil`: none.
-    ///   - iterationLimit: simplex iteration limit (positive). `nil`: none.
+    ///   - method: ``LPMethod/robust`` (the default: dual simplex, then primal simplex from a
+    ///     reset basis if that fails; see ``LPMethod``), ``LPMethod/simplex`` (primal) or
+    ///     ``LPMethod/dualSimplex`` (dual, falling back to primal if the dual fails).
+    ///   - timeLimit: wall-clock limit for the whole call, every retry included (positive;
+    ///     rounded up to whole milliseconds). `nil`: none.
+    ///   - iterationLimit: simplex iteration limit per attempt (positive). `nil`: none.
     ///   - warmStart: a basis from an earlier solve of a program with the same numbers of rows and
     ///     columns. If GLPK finds it singular or invalid, the solve restarts from the slack basis.
-    /// - Returns: the final basic solution; see ``LPSolution`` for what its numbers mean per status.
+    /// - Returns: the final basic solution; see ``LPSolution`` for what its numbers mean per
+    ///   status, and ``LPSolution/path`` for the attempt that produced it.
     /// - Throws: ``LPError/invalidLimit(_:)``, ``LPError/basisMismatch(expectedRows:expectedColumns:rows:columns:)``,
     ///   ``LPError/solverFailed(code:detail:)`` when GLPK stops without a conclusion (numerical
-    ///   failure).
-    public func solve(method: LPMethod = .dualSimplex, timeLimit: Duration? = nil, iterationLimit: Int? = nil,
+    ///   failure) on every attempt.
+    public func solve(method: LPMethod = .robust, timeLimit: Duration? = nil, iterationLimit: Int? = nil,
                       warmStart: LPBasis? = nil) throws -> LPSolution {
-        var milliseconds = Int32.max
-        if let timeLimit {
-            guard timeLimit > .zero else { throw LPError.invalidLimit("time limit \(timeLimit) is not positive") }
-            let (seconds, attoseconds) = timeLimit.components
-            let total = Double(seconds) * 1000 + (Double(attoseconds) / 1e15).rounded(.up)
-            milliseconds = total >= Double(Int32.max) ? Int32.max : Int32(total)
-        }
-        var iterations = Int32.max
-        if let iterationLimit {
-            guard iterationLimit > 0 else { throw LPError.invalidLimit("iteration limit \(iterationLimit) is not positive") }
-            iterations = iterationLimit >= Int(Int32.max) ? Int32.max : Int32(iterationLimit)
-        }
-        if let warmStart, warmStart.rowStatuses.count != rowCount || warmStart.columnStatuses.count != columnCount {
-            throw LPError.basisMismatch(expectedRows: rowCount, expectedColumns: columnCount,
-                                        rows: warmStart.rowStatuses.count, columns: warmStart.columnStatuses.count)
-        }
-
-        let start = ContinuousClock.now
+        let limits = try SolveLimits(timeLimit: timeLimit, iterationLimit: iterationLimit)
+        try checkBasis(warmStart)
         let problem = makeProblem()
-        if let warmStart {
-            for (row, status) in warmStart.rowStatuses.enumerated() { problem.setRowStatus(row, status) }
-            for (column, status) in warmStart.columnStatuses.enumerated() { problem.setColumnStatus(column, status) }
+        if let warmStart { apply(warmStart, to: problem) }
+        return try run(problem, method: method, limits: limits, warmStarted: warmStart != nil)
+    }
+
+    /// Solves the program once per objective, on one GLPK problem object, each solve starting
+    /// from the previous one's final basis (the cheap way to bound many columns of the same
+    /// constraints). With ``LPMethod/robust``, every solve after the first starts with the
+    /// primal simplex from that basis (still primal feasible after an objective change), then
+    /// continues with the robust sequence if that fails. Objective `k` replaces the program's objective coefficients: column
+    /// `terms[i].column` gets `terms[i].coefficient`, every other column 0; the constant term
+    /// and the sense stay the program's.
+    ///
+    /// - Parameters:
+    ///   - objectives: sparse objectives (columns in range, no column twice, finite coefficients).
+    ///   - method, iterationLimit, warmStart: as in ``solve(method:timeLimit:iterationLimit:warmStart:)``
+    ///     (`warmStart` is the basis of the first solve).
+    ///   - timeLimit: wall-clock limit of each solve.
+    /// - Returns: one solution per objective, in order.
+    /// - Throws: as ``solve(method:timeLimit:iterationLimit:warmStart:)``, and
+    ///   ``LPError/columnOutOfRange(column:columnCount:)``, ``LPError/duplicateColumn(row:column:)``
+    ///   (with `row` the objective's index), ``LPError/nonFiniteValue(item:value:)`` for a bad
+    ///   objective, before anything is solved.
+    public func solve(objectives: [[(column: Int, coefficient: Double)]], method: LPMethod = .robust,
+                      timeLimit: Duration? = nil, iterationLimit: Int? = nil,
+                      warmStart: LPBasis? = nil) throws -> [LPSolution] {
+        _ = try SolveLimits(timeLimit: timeLimit, iterationLimit: iterationLimit)
+        try checkBasis(warmStart)
+        for (k, terms) in objectives.enumerated() {
+            var seen = Set<Int>()
+            for term in terms {
+                try checkColumn(term.column)
+                guard seen.insert(term.column).inserted else { throw LPError.duplicateColumn(row: k, column: term.column) }
+                try checkFinite(term.coefficient, item: "coefficient of column \(term.column) in objective \(k)")
+            }
         }
-        var code = problem.simplex(method: method, timeLimitMilliseconds: milliseconds, iterationLimit: iterations)
-        if warmStart != nil && (code == GLP_EBADB || code == GLP_ESING || code == GLP_ECOND) {
-            problem.useStandardBasis()
-            code = problem.simplex(method: method, timeLimitMilliseconds: milliseconds, iterationLimit: iterations)
+        guard !objectives.isEmpty else { return [] }
+        let problem = makeProblem()
+        for (column, c) in objective.enumerated() where c != 0 { problem.setObjectiveCoefficient(column, 0) }
+        if let warmStart { apply(warmStart, to: problem) }
+        var solutions = [LPSolution]()
+        solutions.reserveCapacity(objectives.count)
+        for (k, terms) in objectives.enumerated() {
+            problem.setObjectiveCoefficients(terms)
+            // Each solve gets its own time budget, measured from its start.
+            let limits = try SolveLimits(timeLimit: timeLimit, iterationLimit: iterationLimit)
+            solutions.append(try run(problem, method: method, limits: limits, warmStarted: k > 0 || warmStart != nil,
+                                     primalFirst: k > 0))
+            problem.setObjectiveCoefficients(terms.map { ($0.column, 0) })
+        }
+        return solutions
+    }
+
+    /// Time and iteration limits of one solve, converted to GLPK's units.
+    struct SolveLimits {
+        /// `nil`: no time limit.
+        let deadline: ContinuousClock.Instant?
+        let iterations: Int32
+
+        init(timeLimit: Duration?, iterationLimit: Int?) throws {
+            if let timeLimit {
+                guard timeLimit > .zero else { throw LPError.invalidLimit("time limit \(timeLimit) is not positive") }
+                // A limit beyond ~24 days is no limit (GLPK counts milliseconds in an Int32).
+                deadline = timeLimit >= .seconds(Double(Int32.max) / 1000) ? nil : ContinuousClock.now + timeLimit
+            } else {
+                deadline = nil
+            }
+            var iterations = Int32.max
+            if let iterationLimit {
+                guard iterationLimit > 0 else { throw LPError.invalidLimit("iteration limit \(iterationLimit) is not positive") }
+                iterations = iterationLimit >= Int(Int32.max) ? Int32.max : Int32(iterationLimit)
+            }
+            self.iterations = iterations
         }
 
-        var status: LPStatus
+        /// Milliseconds left (at least 1 while time remains), `Int32.max` without a limit, `nil`
+        /// when the deadline has passed.
+        var remainingMilliseconds: Int32? {
+            guard let deadline else { return Int32.max }
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { return nil }
+            let (seconds, attoseconds) = left.components
+            let total = (Double(seconds) * 1000 + Double(attoseconds) / 1e15).rounded(.up)
+            return total >= Double(Int32.max) ? Int32.max : Swift.max(1, Int32(total))
+        }
+    }
+
+    /// How one simplex attempt ended.
+    private enum Attempt {
+        /// A settled answer (optimal with an acceptable accuracy, infeasible, unbounded).
+        case concluded(LPStatus, relativeError: Double?)
+        /// A time or iteration limit stopped it: the solve ends here.
+        case limited(LPStatus)
+        /// No usable answer: a failure code, an unsettled status or an inaccurate optimum.
+        case failed(code: Int32, detail: String)
+    }
+
+    /// Runs one attempt of `variant` from the problem's current basis. An invalid basis
+    /// (`GLP_EBADB`) is replaced by the standard basis and the attempt repeated once.
+    private func attempt(_ problem: GLPKProblem, _ variant: GLPKProblem.SimplexVariant, limits: SolveLimits,
+                         textbookRatioTest: Bool = false, checkAccuracy: Bool) -> Attempt {
+        guard let milliseconds = limits.remainingMilliseconds else { return .limited(.timeLimitReached) }
+        var code = problem.simplex(variant, timeLimitMilliseconds: milliseconds, iterationLimit: limits.iterations,
+                                   textbookRatioTest: textbookRatioTest)
+        if code == GLP_EBADB {
+            problem.useStandardBasis()
+            guard let milliseconds = limits.remainingMilliseconds else { return .limited(.timeLimitReached) }
+            code = problem.simplex(variant, timeLimitMilliseconds: milliseconds, iterationLimit: limits.iterations,
+                                   textbookRatioTest: textbookRatioTest)
+        }
         switch code {
         case 0:
-            status = try Self.conclusion(of: problem)
-            if status == .infeasibleOrUnbounded && method == .dualSimplex {
+            guard let status = Self.conclusion(of: problem) else {
+                return .failed(code: 0, detail: "the simplex method ended without a conclusion (status "
+                               + "\(problem.status), primal \(problem.primalStatus), dual \(problem.dualStatus))")
+            }
+            if status == .infeasibleOrUnbounded {
+                return .failed(code: 0, detail: "the dual is infeasible and the primal was not settled")
+            }
+            guard status == .optimal else { return .concluded(status, relativeError: nil) }
+            let error = problem.basicSolutionRelativeError
+            if checkAccuracy && !(error <= Self.accuracyTolerance) {
+                return .failed(code: 0, detail: "the optimal basis is inaccurate (relative KKT error \(error))")
+            }
+            return .concluded(.optimal, relativeError: error)
+        case GLP_ETMLIM:
+            return .limited(.timeLimitReached)
+        case GLP_EITLIM:
+            return .limited(.iterationLimitReached)
+        default:
+            return .failed(code: code, detail: Self.describe(code: code))
+        }
+    }
+
+    /// Runs `method` on a built problem and reads the final solution. With `primalFirst`
+    /// (a re-solve after an objective change, from a basis that is still primal feasible),
+    /// ``LPMethod/robust`` first tries the primal simplex from the current basis.
+    private func run(_ problem: GLPKProblem, method: LPMethod, limits: SolveLimits, warmStarted: Bool,
+                     primalFirst: Bool = false) throws -> LPSolution {
+        var failures = [String]()
+        var lastCode: Int32 = 0
+        func finish(_ status: LPStatus, _ path: LPSolvePath, _ error: Double?) -> LPSolution {
+            readSolution(problem, status: status, path: path, relativeError: error)
+        }
+        func fail() -> LPError {
+            LPError.solverFailed(code: Int(lastCode), detail: failures.joined(separator: "; then "))
+        }
+
+        switch method {
+        case .simplex, .dualSimplex:
+            let variant: GLPKProblem.SimplexVariant = method == .simplex ? .primal : .dualThenPrimal
+            let path: LPSolvePath = method == .simplex ? .primalSimplex : .dualSimplex
+            var outcome = attempt(problem, variant, limits: limits, checkAccuracy: false)
+            if warmStarted, case .failed(let code, _) = outcome, code == GLP_ESING || code == GLP_ECOND {
+                problem.useStandardBasis()
+                outcome = attempt(problem, variant, limits: limits, checkAccuracy: false)
+            }
+            switch outcome {
+            case let .concluded(status, error): return finish(status, path, error)
+            case let .limited(status): return finish(status, path, nil)
+            case let .failed(code, detail):
+                guard method == .dualSimplex, code == 0, Self.conclusion(of: problem) == .infeasibleOrUnbounded else {
+                    lastCode = code
+                    failures.append(detail)
+                    throw fail()
+                }
                 // The dual simplex proved the dual infeasible; the primal simplex, started from
                 // the final basis, settles which of the two the primal is.
-                // It gets what is left of the time limit.
-                let (seconds, attoseconds) = (ContinuousClock.now - start).components
-                let elapsed = Double(seconds) * 1000 + Double(attoseconds) / 1e15
-                let remaining = milliseconds == Int32.max ? Int32.max : Int32(max(1, Double(milliseconds) - elapsed))
-                switch problem.simplex(method: .simplex, timeLimitMilliseconds: remaining, iterationLimit: iterations) {
-                case 0: status = try Self.conclusion(of: problem)
-                case GLP_ETMLIM: status = .timeLimitReached
-                case GLP_EITLIM: status = .iterationLimitReached
-                default: break  // keep the dual simplex's answer
+                switch attempt(problem, .primal, limits: limits, checkAccuracy: false) {
+                case let .concluded(status, error): return finish(status, .dualSimplexThenPrimal, error)
+                case let .limited(status): return finish(status, .dualSimplexThenPrimal, nil)
+                case .failed: return finish(.infeasibleOrUnbounded, .dualSimplex, nil)
                 }
             }
-        case GLP_ETMLIM:
-            status = .timeLimitReached
-        case GLP_EITLIM:
-            status = .iterationLimitReached
-        default:
-            throw LPError.solverFailed(code: Int(code), detail: Self.describe(code: code))
+        case .robust:
+            var stages: [(LPSolvePath, GLPKProblem.SimplexVariant, reset: (GLPKProblem) -> Void, textbook: Bool)] = [
+                (.dualSimplex, .dual, { _ in }, false),
+                (.primalAfterAdvancedBasis, .primal, { $0.useAdvancedBasis() }, false),
+                (.primalAfterStandardBasis, .primal, { $0.useStandardBasis() }, true),
+            ]
+            if primalFirst { stages.insert((.primalSimplex, .primal, { _ in }, false), at: 0) }
+            for (path, variant, reset, textbook) in stages {
+                reset(problem)
+                switch attempt(problem, variant, limits: limits, textbookRatioTest: textbook, checkAccuracy: true) {
+                case let .concluded(status, error): return finish(status, path, error)
+                case let .limited(status): return finish(status, path, nil)
+                case let .failed(code, detail):
+                    lastCode = code
+                    failures.append("\(path): \(detail)")
+                }
+            }
+            throw fail()
         }
-        return LPSolution(
+    }
+
+    /// Reads the current basic solution of `problem`.
+    private func readSolution(_ problem: GLPKProblem, status: LPStatus, path: LPSolvePath,
+                              relativeError: Double?) -> LPSolution {
+        LPSolution(
             status: status,
             isPrimalFeasible: problem.primalStatus == GLP_FEAS,
             objectiveValue: problem.objectiveValue,
@@ -240,11 +407,25 @@ public struct LinearProgram: Sendable, Equatable {
             reducedCosts: (0..<columnCount).map(problem.columnDual),
             basis: LPBasis(rowStatuses: (0..<rowCount).map(problem.rowStatus),
                            columnStatuses: (0..<columnCount).map(problem.columnStatus)),
-            iterations: problem.iterationCount)
+            iterations: problem.iterationCount,
+            path: path,
+            relativeError: relativeError)
+    }
+
+    private func checkBasis(_ warmStart: LPBasis?) throws {
+        if let warmStart, warmStart.rowStatuses.count != rowCount || warmStart.columnStatuses.count != columnCount {
+            throw LPError.basisMismatch(expectedRows: rowCount, expectedColumns: columnCount,
+                                        rows: warmStart.rowStatuses.count, columns: warmStart.columnStatuses.count)
+        }
+    }
+
+    private func apply(_ basis: LPBasis, to problem: GLPKProblem) {
+        for (row, status) in basis.rowStatuses.enumerated() { problem.setRowStatus(row, status) }
+        for (column, status) in basis.columnStatuses.enumerated() { problem.setColumnStatus(column, status) }
     }
 
     /// Builds the GLPK problem object. Everything was validated when it was added.
-    private func makeProblem() -> GLPKProblem {
+    func makeProblem() -> GLPKProblem {
         let problem = GLPKProblem()
         problem.setDirection(maximise: sense == .maximise)
         if rowCount > 0 { problem.addRows(rowCount) }
@@ -254,6 +435,7 @@ public struct LinearProgram: Sendable, Equatable {
             problem.setColumnBounds(column, bounds)
             problem.setObjectiveCoefficient(column, objective[column])
         }
+        for column in integerColumns.sorted() { problem.setColumnKind(column, integer: true) }
         problem.setObjectiveConstant(objectiveConstant)
         var rows = [Int32](), columns = [Int32](), values = [Double]()
         rows.reserveCapacity(nonzeroCount)
@@ -268,8 +450,9 @@ public struct LinearProgram: Sendable, Equatable {
         return problem
     }
 
-    /// The status of a simplex run that ended normally (code 0).
-    private static func conclusion(of problem: GLPKProblem) throws -> LPStatus {
+    /// The status of a simplex run that ended normally (code 0), or `nil` when GLPK's statuses
+    /// settle nothing.
+    private static func conclusion(of problem: GLPKProblem) -> LPStatus? {
         switch problem.status {
         case GLP_OPT: return .optimal
         case GLP_NOFEAS: return .infeasible
@@ -280,12 +463,11 @@ public struct LinearProgram: Sendable, Equatable {
         let primal = problem.primalStatus, dual = problem.dualStatus
         if primal == GLP_NOFEAS { return .infeasible }
         if dual == GLP_NOFEAS { return primal == GLP_FEAS ? .unbounded : .infeasibleOrUnbounded }
-        throw LPError.solverFailed(code: 0, detail: "the simplex method ended without a conclusion "
-                                   + "(status \(problem.status), primal \(primal), dual \(dual))")
+        return nil
     }
 
-    /// A sentence for a `glp_simplex` return code.
-    private static func describe(code: Int32) -> String {
+    /// A sentence for a `glp_simplex` or `glp_intopt` return code.
+    static func describe(code: Int32) -> String {
         switch code {
         case GLP_EBADB: "the initial basis is invalid"
         case GLP_ESING: "the basis matrix is singular"
@@ -293,7 +475,9 @@ public struct LinearProgram: Sendable, Equatable {
         case GLP_EBOUND: "some double-bounded variable has incorrect bounds"
         case GLP_EFAIL: "the solver failed (numerical difficulties)"
         case GLP_EOBJLL, GLP_EOBJUL: "an objective limit was reached"
-        default: "glp_simplex returned code \(code)"
+        case GLP_EROOT: "the LP relaxation has no optimal basis"
+        case GLP_ESTOP: "the search was stopped"
+        default: "GLPK returned code \(code)"
         }
     }
 
@@ -348,6 +532,43 @@ public enum LPMethod: Sendable, Equatable {
     case simplex
     /// GLPK's dual simplex, switching to the primal simplex if it fails (`GLP_DUALP`).
     case dualSimplex
+    /// Up to three attempts, each from where the previous one failed, until one concludes:
+    /// 1. the dual simplex alone (`GLP_DUAL`) from the given (or standard) basis;
+    /// 2. the basis reset to GLPK's advanced basis (`glp_adv_basis`), then the primal simplex;
+    /// 3. the basis reset to the standard basis (`glp_std_basis`), then the primal simplex
+    ///    with the textbook ratio test.
+    ///
+    /// An attempt fails on `GLP_ESING`, `GLP_ECOND`, `GLP_EFAIL` (or any other error code), on
+    /// an unsettled status, and on an "optimal" solution whose relative KKT error exceeds
+    /// ``LinearProgram/accuracyTolerance``. A time or iteration limit ends the solve at once.
+    /// ``LPSolution/path`` tells which attempt answered.
+    case robust
+}
+
+/// Which attempt of a solve produced its answer.
+public enum LPSolvePath: Sendable, Equatable, CustomStringConvertible {
+    /// The primal simplex: ``LPMethod/simplex``, or a warm-started re-solve of
+    /// ``LinearProgram/solve(objectives:method:timeLimit:iterationLimit:warmStart:)``.
+    case primalSimplex
+    /// The dual simplex (for ``LPMethod/dualSimplex``, GLPK may have switched to the primal
+    /// simplex internally).
+    case dualSimplex
+    /// ``LPMethod/dualSimplex`` proved the dual infeasible; a primal run settled the primal.
+    case dualSimplexThenPrimal
+    /// ``LPMethod/robust``, second attempt: advanced basis, primal simplex.
+    case primalAfterAdvancedBasis
+    /// ``LPMethod/robust``, third attempt: standard basis, primal simplex, textbook ratio test.
+    case primalAfterStandardBasis
+
+    public var description: String {
+        switch self {
+        case .primalSimplex: "primal simplex"
+        case .dualSimplex: "dual simplex"
+        case .dualSimplexThenPrimal: "dual simplex, then primal simplex"
+        case .primalAfterAdvancedBasis: "primal simplex after resetting to the advanced basis"
+        case .primalAfterStandardBasis: "primal simplex after resetting to the standard basis"
+        }
+    }
 }
 
 /// How a solve ended.
@@ -425,8 +646,13 @@ public struct LPSolution: Sendable, Equatable {
     public var reducedCosts: [Double]
     /// The final basis, to warm-start a later solve.
     public var basis: LPBasis
-    /// Simplex iterations this solve took.
+    /// Simplex iterations this solve took (all attempts).
     public var iterations: Int
+    /// The attempt that produced this solution.
+    public var path: LPSolvePath
+    /// For ``LPStatus/optimal``: the largest relative error of GLPK's Karush–Kuhn–Tucker
+    /// checks on this solution (primal and dual equalities and bounds); `nil` otherwise.
+    public var relativeError: Double?
 }
 
 /// Errors from building or solving a ``LinearProgram``.
@@ -451,8 +677,20 @@ public enum LPError: Error, LocalizedError, Equatable {
     case invalidLimit(String)
     /// A warm-start basis whose size does not match the program.
     case basisMismatch(expectedRows: Int, expectedColumns: Int, rows: Int, columns: Int)
-    /// GLPK stopped without a conclusion; `code` is `glp_simplex`'s return code.
+    /// GLPK stopped without a conclusion; `code` is `glp_simplex`'s (or `glp_intopt`'s) return code.
     case solverFailed(code: Int, detail: String)
+    /// An integer column whose bounds are not whole numbers (GLPK refuses to branch on it).
+    case fractionalIntegerBounds(column: Int, lower: Double, upper: Double)
+    /// A multiplier vector whose length is not the program's row count.
+    case multiplierCount(expected: Int, got: Int)
+    /// The program is infeasible, but no multiplier vector proving it could be verified.
+    case noInfeasibilityCertificate(String)
+    /// A network the canonical LP cannot describe: `node` names the node, `detail` says why.
+    case unsupportedNetwork(node: String, detail: String)
+    /// Bounds given for a network's values that cannot be used: `value` names the value.
+    case invalidValueBounds(value: String, detail: String)
+    /// A value, element or output index outside the network.
+    case invalidIndex(String)
 
     public var errorDescription: String? {
         switch self {
@@ -479,6 +717,18 @@ public enum LPError: Error, LocalizedError, Equatable {
                 + "but the program has \(expectedRows) rows and \(expectedColumns) columns"
         case let .solverFailed(code, detail):
             "GLPK could not solve the linear program (code \(code)): \(detail)"
+        case let .fractionalIntegerBounds(column, lower, upper):
+            "integer column \(column) has bounds [\(lower), \(upper)] that are not whole numbers"
+        case let .multiplierCount(expected, got):
+            "\(got) row multiplier(s) given for a program with \(expected) row(s)"
+        case let .noInfeasibilityCertificate(detail):
+            "no certificate of infeasibility could be verified: \(detail)"
+        case let .unsupportedNetwork(node, detail):
+            "node '\(node)': \(detail)"
+        case let .invalidValueBounds(value, detail):
+            "bounds of value '\(value)': \(detail)"
+        case let .invalidIndex(detail):
+            "index out of range: \(detail)"
         }
     }
 }
