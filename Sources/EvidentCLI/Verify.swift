@@ -42,6 +42,10 @@ struct Verify: ParsableCommand {
     @Flag(help: "Report progress on standard error.")
     var progress = false
 
+    @Option(help: ArgumentHelp("Use LP refutations (GLPK) where the network's LP has at most this many columns; 0 turns them off.",
+                               valueName: "columns"))
+    var lpColumns: Int = VerifierSettings().lpColumns
+
     @OptionGroup var output: OutputOptions
 
     struct WitnessJSON: Encodable {
@@ -70,7 +74,9 @@ struct Verify: ParsableCommand {
             let spec = try loadProperty(path: property, for: network)
             let modelBinding = FileBinding(path: model, sha256: try InputFile.contentDigest(path: model))
             let propertyBinding = FileBinding(path: property, sha256: try InputFile.contentDigest(path: property))
-            let settings = VerifierSettings(timeout: timeout, progress: progressReporter(always: progress))
+            guard lpColumns >= 0 else { throw UsageError("--lp-columns must be 0 or more") }
+            let settings = VerifierSettings(timeout: timeout, lpColumns: lpColumns,
+                                            progress: progressReporter(always: progress))
             let outcome = Verifier(network: network, property: spec, modelBinding: modelBinding,
                                    propertyBinding: propertyBinding, settings: settings).run()
             verdict = outcome.verdict
