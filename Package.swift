@@ -54,8 +54,8 @@ let package = Package(
         .executableTarget(name: "EvidentCLI",
                           dependencies: ["Evident", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "EvidentBenchmarks", dependencies: ["Evident", "EvidentTestSupport"]),
-        // Locates ../shared/benchmarks for tests and benchmark commands.
-        .target(name: "EvidentTestSupport", dependencies: ["EvidentIR"]),
+        // Locates ../shared/benchmarks for tests and benchmark commands; seeded networks, exact dyadic rationals.
+        .target(name: "EvidentTestSupport", dependencies: ["EvidentIR", .product(name: "BigInt", package: "BigInt")]),
 
         .testTarget(name: "EvidentIRTests", dependencies: ["EvidentTestSupport", "EvidentIR", "EvidentEval", "EvidentONNX", "EvidentVNNLib"]),
         .testTarget(name: "EvidentONNXTests", dependencies: ["EvidentTestSupport", "EvidentONNX", "EvidentEval"],

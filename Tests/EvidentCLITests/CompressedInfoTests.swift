@@ -3,22 +3,6 @@ import EvidentTestSupport
 import Foundation
 import Testing
 
-/// The bytes of `gzip -c -n path` (the system gzip).
-private func gzipped(_ path: String) throws -> Data {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/gzip")
-    process.arguments = ["-c", "-n", path]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0)
-    return data
-}
-
-private let gzipAvailable = FileManager.default.isExecutableFile(atPath: "/usr/bin/gzip")
-
 @Suite("evident info on gzip-compressed files")
 struct CompressedInfoTests {
     @Test("x.onnx.gz, x.nnet.gz and x.vnnlib.gz are summarised like the plain files",

@@ -4,29 +4,12 @@ import EvidentTestSupport
 import Foundation
 import Testing
 
-/// `gzip -c source > folder/name` with the system gzip.
-private func gzipCopy(_ source: String, into folder: URL, name: String) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/gzip")
-    process.arguments = ["-c", "-n", source]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0)
-    let path = folder.appendingPathComponent(name).path
-    try data.write(to: URL(fileURLWithPath: path))
-    return path
-}
-
-private let canRun = SharedBenchmarks.available && FileManager.default.isExecutableFile(atPath: "/usr/bin/gzip")
+private let canRun = SharedBenchmarks.available && gzipAvailable
 
 /// A gzip-compressed `.nnet` file loads like the plain one.
 @Test(.enabled(if: canRun, Comment(rawValue: SharedBenchmarks.missingMessage)), arguments: [1, 9])
 func gzipCompressedNNetLoadsLikeThePlainFile(_ n: Int) throws {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("evident-nnet-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    let folder = try temporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let compressed = try gzipCopy(nnetPath(n), into: folder, name: "ACASXU_1_\(n).nnet.gz")
     let plain = try NNetLoader.load(path: nnetPath(n))

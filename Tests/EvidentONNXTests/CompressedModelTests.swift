@@ -4,30 +4,6 @@ import EvidentTestSupport
 import Foundation
 import Testing
 
-/// `gzip -c source > folder/name` with the system gzip; nil (and a recorded issue) on failure.
-func gzipCopy(_ source: String, into folder: URL, name: String) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/gzip")
-    process.arguments = ["-c", "-n", source]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0)
-    let path = folder.appendingPathComponent(name).path
-    try data.write(to: URL(fileURLWithPath: path))
-    return path
-}
-
-func temporaryFolder() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("evident-onnx-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
-
-let gzipAvailable = FileManager.default.isExecutableFile(atPath: "/usr/bin/gzip")
-
 @Suite struct CompressedModelTests {
     /// A gzip-compressed copy loads like the plain file (same graph, radii and counts).
     @Test(.enabled(if: gzipAvailable && SharedBenchmarks.available, Comment(rawValue: SharedBenchmarks.missingMessage)),

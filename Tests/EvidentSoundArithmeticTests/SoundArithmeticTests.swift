@@ -1,3 +1,4 @@
+import EvidentTestSupport
 import BigInt
 import EvidentSoundArithmetic
 import Testing

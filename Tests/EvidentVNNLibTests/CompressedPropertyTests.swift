@@ -3,31 +3,14 @@ import EvidentVNNLib
 import Foundation
 import Testing
 
-/// `gzip -c source > folder/name` with the system gzip.
-private func gzipCopy(_ source: String, into folder: URL, name: String) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/gzip")
-    process.arguments = ["-c", "-n", source]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0)
-    let path = folder.appendingPathComponent(name).path
-    try data.write(to: URL(fileURLWithPath: path))
-    return path
-}
-
-private let canRun = SharedBenchmarks.available && FileManager.default.isExecutableFile(atPath: "/usr/bin/gzip")
+private let canRun = SharedBenchmarks.available && gzipAvailable
 
 @Suite struct CompressedPropertyTests {
     /// A gzip-compressed property parses like the plain file; messages name the compressed path.
     @Test(.enabled(if: canRun, Comment(rawValue: SharedBenchmarks.missingMessage)),
           arguments: ["acasxu/prop_6.vnnlib", "cifar10_resnet/vnnlib/prop_0_eps_0.008.vnnlib"])
     func gzipCompressedPropertyParsesLikeThePlainFile(_ relative: String) throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("evident-vnnlib-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let compressed = try gzipCopy(SharedBenchmarks.path(relative), into: folder, name: "p.vnnlib.gz")
         let plain = try VNNLibParser.parse(path: SharedBenchmarks.path(relative))
