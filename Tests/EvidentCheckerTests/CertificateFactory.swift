@@ -102,6 +102,21 @@ enum Factory {
         return ProofTree(slopeLayers: [], nodes: nodes)
     }
 
+    /// A chain of linear layers `fc0, fc1, ...` on shape `[1, inputs]` (weights row-major
+    /// `out × in`), with a ReLU after every layer but the last when `relu` is set.
+    static func linear(_ layers: [(weights: [Double], out: Int, bias: [Double])], inputs: Int, relu: Bool = false) throws -> Network {
+        var b = GraphBuilder(inputName: "x", inputShape: [1, inputs])
+        var v = b.inputValue
+        var width = inputs
+        for (k, layer) in layers.enumerated() {
+            v = try b.add(.linear(Linear(weight: Tensor(shape: [layer.out, width], scalars: layer.weights),
+                                         bias: Tensor(shape: [layer.out], scalars: layer.bias))), inputs: [v], name: "fc\(k)")
+            if relu && k < layers.count - 1 { v = try b.add(.relu, inputs: [v], name: "relu\(k)") }
+            width = layer.out
+        }
+        return Factory.network(try b.build(output: v))
+    }
+
     /// A property with one region, built in code.
     static func property(lower: [Double], upper: [Double], clauses: [[(terms: [(Int, Double)], bound: Double)]],
                          outputs: Int) -> Property {
@@ -111,11 +126,6 @@ enum Factory {
             })
         })
         return Property(inputCount: lower.count, outputCount: outputs, regions: [region], source: "memory")
-    }
-
-    static func load(_ relative: String) throws -> (Network, Property)? {
-        guard SharedBenchmarks.available else { return nil }
-        return nil
     }
 }
 

@@ -19,24 +19,11 @@ struct FloatingPointTrapTests {
         return Factory.check(Factory.certificate(.unsat(proof)), network, property)
     }
 
-    func linear(_ layers: [(weights: [Double], out: Int, bias: [Double])], inputs: Int, relu: Bool = false) throws -> Network {
-        var b = GraphBuilder(inputName: "x", inputShape: [1, inputs])
-        var v = b.inputValue
-        var width = inputs
-        for (k, layer) in layers.enumerated() {
-            v = try b.add(.linear(Linear(weight: Tensor(shape: [layer.out, width], scalars: layer.weights),
-                                         bias: Tensor(shape: [layer.out], scalars: layer.bias))), inputs: [v], name: "fc\(k)")
-            if relu && k < layers.count - 1 { v = try b.add(.relu, inputs: [v], name: "relu\(k)") }
-            width = layer.out
-        }
-        return Factory.network(try b.build(output: v))
-    }
-
     /// `y = 1 − Σ 2⁻⁵⁴ x_i` at x = 1 (1000 inputs): each tiny term is absorbed by the bias in a
     /// running sum, so the naive value is 1; the truth is 1 − 1000·2⁻⁵⁴.
     @Test func largeBiasAbsorbsTinyTerms() throws {
         let n = 1000, tiny = 0x1p-54
-        let network = try linear([(weights: [Double](repeating: -tiny, count: n), out: 1, bias: [1])], inputs: n)
+        let network = try Factory.linear([(weights: [Double](repeating: -tiny, count: n), out: 1, bias: [1])], inputs: n)
         var naive = 1.0
         for _ in 0..<n { naive += -tiny }
         #expect(naive == 1)
@@ -51,7 +38,7 @@ struct FloatingPointTrapTests {
     /// `h = 2⁶⁰ − x`, `y = h − 2⁶⁰` at x = 1: `fl(2⁶⁰ − 1) = 2⁶⁰`, so naively y = 0; truly y = −1.
     @Test func constantThatRoundsToZero() throws {
         let big = 0x1p60
-        let network = try linear([(weights: [-1], out: 1, bias: [big]), (weights: [1], out: 1, bias: [-big])], inputs: 1)
+        let network = try Factory.linear([(weights: [-1], out: 1, bias: [big]), (weights: [1], out: 1, bias: [-big])], inputs: 1)
         #expect((big - 1) - big == 0)
         #expect(!verdict(network, lower: [1], upper: [1], terms: [(0, 1)], bound: -0.5).valid)
         #expect(verdict(network, lower: [1], upper: [1], terms: [(0, 1)], bound: -1e4).valid)
@@ -61,7 +48,7 @@ struct FloatingPointTrapTests {
     /// x ∈ [0, 1], but its naive interval is [0, 0], a ReLU that looks dead.
     @Test func roundedIntervalMakesALiveReluLookDead() throws {
         let big = 0x1p60
-        let network = try linear([(weights: [1], out: 1, bias: [big]), (weights: [1], out: 1, bias: [-big]),
+        let network = try Factory.linear([(weights: [1], out: 1, bias: [big]), (weights: [1], out: 1, bias: [-big]),
                                   (weights: [1], out: 1, bias: [0])], inputs: 1, relu: true)
         #expect((1 + big) - big == 0 && (0 + big) - big == 0)
         // Unsafe y ≥ 0.5 (−y ≤ −0.5): true at x = 1.
@@ -72,7 +59,7 @@ struct FloatingPointTrapTests {
     /// Back-substitution: the coefficient of x is `1 − 2⁻⁶⁰ − 1` summed in that order, 0 in
     /// floating point, −2⁻⁶⁰ exactly, so min y over x ∈ [0, 1] is −2⁻⁶⁰, not 0.
     @Test func coefficientsCancelToZero() throws {
-        let network = try linear([(weights: [1, 1, 1], out: 3, bias: [0, 0, 0]), (weights: [1, -0x1p-60, -1], out: 1, bias: [0])],
+        let network = try Factory.linear([(weights: [1, 1, 1], out: 3, bias: [0, 0, 0]), (weights: [1, -0x1p-60, -1], out: 1, bias: [0])],
                                  inputs: 1)
         #expect([1, -0x1p-60, -1].reduce(0.0, +) == 0)
         #expect(!verdict(network, lower: [0], upper: [1], terms: [(0, 1)], bound: -0x1p-61).valid)
@@ -82,7 +69,7 @@ struct FloatingPointTrapTests {
     /// `y = x1 + x2 − x3` with x = (1e308, 1e308, 1.5e308): `x1 + x2` overflows, the naive
     /// value is +∞; truly y = 5e307, so `y ≤ 1e308` is unsafe.
     @Test func sumThatOverflows() throws {
-        let network = try linear([(weights: [1, 1, -1], out: 1, bias: [0])], inputs: 3)
+        let network = try Factory.linear([(weights: [1, 1, -1], out: 1, bias: [0])], inputs: 3)
         #expect((1e308 + 1e308) - 1.5e308 == .infinity)
         let x = [1e308, 1e308, 1.5e308]
         let report = verdict(network, lower: x, upper: x, terms: [(0, 1)], bound: 1e308)
@@ -133,7 +120,7 @@ struct FloatingPointTrapTests {
         #expect(Dyadic(lower) * Dyadic(10) < Dyadic(1))
         #expect(Dyadic(Double("0.1")!) * Dyadic(10) > Dyadic(1))  // nearest rounding would shrink the box
         // y = x: the unsafe point x = 1/10 (y = 1/10 ≤ 0.1) exists; never certified.
-        let network = try linear([(weights: [1], out: 1, bias: [0])], inputs: 1)
+        let network = try Factory.linear([(weights: [1], out: 1, bias: [0])], inputs: 1)
         let proof = UnsatProof(regions: [RegionProof(trees: [ProofTree(slopeLayers: [], nodes: [
             ProofNode(refutations: [Refutation(clause: 0, constraint: 0)])])])])
         #expect(!Factory.check(Factory.certificate(.unsat(proof)), network, property).valid)

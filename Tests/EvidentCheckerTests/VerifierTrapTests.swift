@@ -9,19 +9,6 @@ import Testing
 /// checker, which charges every rounding).
 @Suite("Verifier on floating-point traps")
 struct VerifierTrapTests {
-    func network(_ layers: [(weights: [Double], out: Int, bias: [Double])], inputs: Int, relu: Bool = false) throws -> Network {
-        var b = GraphBuilder(inputName: "x", inputShape: [1, inputs])
-        var v = b.inputValue
-        var width = inputs
-        for (k, layer) in layers.enumerated() {
-            v = try b.add(.linear(Linear(weight: Tensor(shape: [layer.out, width], scalars: layer.weights),
-                                         bias: Tensor(shape: [layer.out], scalars: layer.bias))), inputs: [v], name: "fc\(k)")
-            if relu && k < layers.count - 1 { v = try b.add(.relu, inputs: [v], name: "relu\(k)") }
-            width = layer.out
-        }
-        return Factory.network(try b.build(output: v))
-    }
-
     /// The engine's plain (round-to-nearest) margin with `method`, and the verifier's verdict.
     func run(_ network: Network, _ property: Property, method: BoundMethod = .crown) -> (margin: Double, verdict: Verdict) {
         let margins = propertyMargins(network: network, property: property, options: BoundOptions(method: method))
@@ -34,7 +21,7 @@ struct VerifierTrapTests {
 
     @Test func largeBiasAbsorbsTinyTerms() throws {
         let n = 1000, tiny = 0x1p-54
-        let net = try network([(weights: [Double](repeating: -tiny, count: n), out: 1, bias: [1])], inputs: n)
+        let net = try Factory.linear([(weights: [Double](repeating: -tiny, count: n), out: 1, bias: [1])], inputs: n)
         let one = [Double](repeating: 1, count: n)
         // Unsafe: y ≤ 1 − 2⁻⁴⁸, true at the only input (y = 1 − 1000·2⁻⁵⁴).
         let outcome = run(net, Factory.property(lower: one, upper: one, clauses: [[(terms: [(0, 1)], bound: 1 - 0x1p-48)]], outputs: 1))
@@ -44,7 +31,7 @@ struct VerifierTrapTests {
 
     @Test func constantThatRoundsToZero() throws {
         let big = 0x1p60
-        let net = try network([(weights: [-1], out: 1, bias: [big]), (weights: [1], out: 1, bias: [-big])], inputs: 1)
+        let net = try Factory.linear([(weights: [-1], out: 1, bias: [big]), (weights: [1], out: 1, bias: [-big])], inputs: 1)
         // y = (2⁶⁰ − x) − 2⁶⁰ = −1 at x = 1; unsafe: y ≤ −0.5.
         let outcome = run(net, Factory.property(lower: [1], upper: [1], clauses: [[(terms: [(0, 1)], bound: -0.5)]], outputs: 1),
                           method: .ibp)
@@ -55,7 +42,7 @@ struct VerifierTrapTests {
 
     @Test func roundedIntervalMakesALiveReluLookDead() throws {
         let big = 0x1p60
-        let net = try network([(weights: [1], out: 1, bias: [big]), (weights: [1], out: 1, bias: [-big]),
+        let net = try Factory.linear([(weights: [1], out: 1, bias: [big]), (weights: [1], out: 1, bias: [-big]),
                                (weights: [1], out: 1, bias: [0])], inputs: 1, relu: true)
         // Truly y = relu(x) ∈ [0, 1] on [0, 1]; unsafe: y ≥ 0.5.
         let outcome = run(net, Factory.property(lower: [0], upper: [1], clauses: [[(terms: [(0, -1)], bound: -0.5)]], outputs: 1),
@@ -65,7 +52,7 @@ struct VerifierTrapTests {
     }
 
     @Test func coefficientsCancelToZero() throws {
-        let net = try network([(weights: [1, 1, 1], out: 3, bias: [0, 0, 0]), (weights: [1, -0x1p-60, -1], out: 1, bias: [0])],
+        let net = try Factory.linear([(weights: [1, 1, 1], out: 3, bias: [0, 0, 0]), (weights: [1, -0x1p-60, -1], out: 1, bias: [0])],
                               inputs: 1)
         // Truly min y = −2⁻⁶⁰ at x = 1; unsafe: y ≤ −2⁻⁶¹.
         let outcome = run(net, Factory.property(lower: [0], upper: [1], clauses: [[(terms: [(0, 1)], bound: -0x1p-61)]], outputs: 1))
@@ -75,7 +62,7 @@ struct VerifierTrapTests {
 
     @Test func decimalBoxBoundShrunkByNearestRounding() throws {
         // y = x on [0.1, 1]: the point x = 1/10 gives y = 1/10 ≤ 0.1 (unsafe); fl(0.1) > 1/10.
-        let net = try network([(weights: [1], out: 1, bias: [0])], inputs: 1)
+        let net = try Factory.linear([(weights: [1], out: 1, bias: [0])], inputs: 1)
         let property = try VNNLibParser.parse(text: """
             (declare-const X_0 Real)
             (declare-const Y_0 Real)
