@@ -110,22 +110,23 @@ public final class Verifier: @unchecked Sendable {
     func assemble(_ outcome: Outcome) -> VerificationResult {
         var result = VerificationResult(verdict: .unknown, method: "", reason: nil, margin: nil, subdomains: subdomains,
                                         seconds: 0, checkSeconds: 0, counterexample: nil, certificate: nil, check: nil)
-        func checked(_ claim: Claim) -> (Certificate, CheckReport, Double) {
+        /// Builds the certificate of `claim`, runs the checker on it and records both.
+        func check(_ claim: Claim, method: String) -> CheckReport {
             let certificate = Certificate(model: modelBinding, property: propertyBinding, producer: Evident.producer,
                                           claim: claim)
             let t0 = DispatchTime.now().uptimeNanoseconds
             let report = Checker.check(certificate, network: network, modelDigest: modelBinding.sha256,
                                        property: property, propertyDigest: propertyBinding.sha256, progress: nil)
-            return (certificate, report, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            result.checkSeconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            result.certificate = certificate
+            result.check = report
+            result.method = method
+            return report
         }
         switch outcome {
         case let .proved(proof, method, margin):
-            let (certificate, report, seconds) = checked(.unsat(proof))
-            result.certificate = certificate
-            result.check = report
-            result.checkSeconds = seconds
-            result.method = method
             result.margin = margin
+            let report = check(.unsat(proof), method: method)
             if report.valid {
                 result.verdict = .unsat
             } else {
@@ -135,14 +136,10 @@ public final class Verifier: @unchecked Sendable {
             // The outputs reported are those of one unbatched evaluation at the witness
             // (batched products may sum in another order).
             if let outputs = try? attack.evaluator.evaluate(counterexample.input) { counterexample.outputs = outputs }
+            result.counterexample = counterexample
             let witness = Witness(region: UInt32(counterexample.region), clause: UInt32(counterexample.clause),
                                   input: counterexample.input)
-            let (certificate, report, seconds) = checked(.sat(witness))
-            result.certificate = certificate
-            result.check = report
-            result.checkSeconds = seconds
-            result.method = method
-            result.counterexample = counterexample
+            let report = check(.sat(witness), method: method)
             if report.valid {
                 result.verdict = .sat
             } else {
