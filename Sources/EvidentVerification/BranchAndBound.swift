@@ -33,8 +33,11 @@ extension Verifier {
         var worst = -Double.infinity
         var deepest = 0
         var attackRound: UInt64 = 0
+        var batchStart = DispatchTime.now().uptimeNanoseconds, batchSeconds = 0.0
         while !stack.isEmpty {
-            if pastDeadline {
+            let now = DispatchTime.now().uptimeNanoseconds
+            (batchSeconds, batchStart) = (Double(now - batchStart) / 1e9, now)
+            if pastDeadline(after: batchSeconds) {
                 return .open(reason: "the time limit was reached with \(stack.count) open boxes", timedOut: true, margin: worst)
             }
             if stack.count > settings.maxOpenDomains {
@@ -222,9 +225,12 @@ extension Verifier {
         heap.push(ReluDomain(splits: [], slopes: layout.compact(root.slopes, rows: 1, column: 0), betas: [],
                              lower: root.lower[0], node: rootNode, next: first), key: root.lower[0])
         let box = (lower: region.lower, upper: region.upper)
+        var batchStart = DispatchTime.now().uptimeNanoseconds, batchSeconds = 0.0
         while !heap.isEmpty {
             let margin = heap.minimum! - threshold
-            if pastDeadline {
+            let now = DispatchTime.now().uptimeNanoseconds
+            (batchSeconds, batchStart) = (Double(now - batchStart) / 1e9, now)
+            if pastDeadline(after: batchSeconds) {
                 return .open(reason: "the time limit was reached with \(heap.count) open subdomains of clause \(c)",
                              timedOut: true, margin: margin)
             }

@@ -81,6 +81,12 @@ public final class Verifier: @unchecked Sendable {
     var elapsed: Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
     var pastDeadline: Bool { DispatchTime.now().uptimeNanoseconds >= deadline }
 
+    /// Whether a step taking `seconds` (for example as long as the previous batch of branch and
+    /// bound) would end past the deadline: loops stop early rather than overrun it.
+    func pastDeadline(after seconds: Double) -> Bool {
+        DispatchTime.now().uptimeNanoseconds + UInt64(max(0, seconds) * 1e9) >= deadline
+    }
+
     func report(_ message: @autoclosure () -> String, force: Bool = false) {
         guard let progress = settings.progress else { return }
         let now = DispatchTime.now().uptimeNanoseconds
