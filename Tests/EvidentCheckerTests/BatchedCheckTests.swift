@@ -136,16 +136,7 @@ struct BatchedCheckTests {
     /// multiplier, an empty node, a refreshed leaf) get the same verdicts batched and node by node.
     @Test func reluSplitTreesSameVerdict() throws {
         let network = try SplitNetwork.network()
-        let relu = Split.relu(layer: "relu", neuron: 0)
-        let empty = ProofTree(slopeLayers: [], nodes: [
-            ProofNode(branch: Branch(split: .input(dimension: 0, point: 0.5), low: 1, high: 2)),
-            ProofNode(branch: Branch(split: relu, low: 3, high: 4)),
-            ProofNode(refresh: true, branch: Branch(split: relu, low: 5, high: 6)),
-            ProofNode(refutations: [SplitNetwork.refutation([0])]),
-            ProofNode(refutations: [SplitNetwork.refutation([1])]),
-            ProofNode(),
-            ProofNode(refutations: [SplitNetwork.refutation([0])]),
-        ])
+        let empty = SplitNetwork.emptyNodeTree()
         var emptyBroken = empty
         emptyBroken.nodes[3] = ProofNode()
         var refreshed = SplitNetwork.tree()

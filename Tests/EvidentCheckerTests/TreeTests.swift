@@ -22,6 +22,21 @@ enum SplitNetwork {
     static func refutation(_ betas: [Double]) -> Refutation { Refutation(clause: 0, constraint: 0, betas: betas) }
 
     /// Root split on neuron 0; low (inactive) refutes with β 0, high (active) with β `beta`.
+    /// Input split at 0.5; the upper half's split of neuron 0 (pre-activation ≥ 0.5 there)
+    /// has an empty inactive side (node 5), which refutes without any refutation.
+    static func emptyNodeTree() -> ProofTree {
+        let relu = Split.relu(layer: "relu", neuron: 0)
+        return ProofTree(slopeLayers: [], nodes: [
+            ProofNode(branch: Branch(split: .input(dimension: 0, point: 0.5), low: 1, high: 2)),
+            ProofNode(branch: Branch(split: relu, low: 3, high: 4)),
+            ProofNode(refresh: true, branch: Branch(split: relu, low: 5, high: 6)),
+            ProofNode(refutations: [refutation([0])]),
+            ProofNode(refutations: [refutation([1])]),
+            ProofNode(),
+            ProofNode(refutations: [refutation([0])]),
+        ])
+    }
+
     static func tree(highBeta beta: Double = 1, lowBeta: Double = 0) -> ProofTree {
         ProofTree(slopeLayers: [], nodes: [
             ProofNode(branch: Branch(split: .relu(layer: "relu", neuron: 0), low: 1, high: 2)),
@@ -73,16 +88,7 @@ struct TreeTests {
     /// empty inactive side, which refutes without any refutation.
     @Test func emptyNodeRefutesEverything() throws {
         let network = try SplitNetwork.network()
-        let relu = Split.relu(layer: "relu", neuron: 0)
-        let tree = ProofTree(slopeLayers: [], nodes: [
-            ProofNode(branch: Branch(split: .input(dimension: 0, point: 0.5), low: 1, high: 2)),
-            ProofNode(branch: Branch(split: relu, low: 3, high: 4)),
-            ProofNode(refresh: true, branch: Branch(split: relu, low: 5, high: 6)),
-            ProofNode(refutations: [SplitNetwork.refutation([0])]),
-            ProofNode(refutations: [SplitNetwork.refutation([1])]),
-            ProofNode(),
-            ProofNode(refutations: [SplitNetwork.refutation([0])]),
-        ])
+        let tree = SplitNetwork.emptyNodeTree()
         let report = Factory.check(SplitNetwork.certificate(tree), network, SplitNetwork.property)
         #expect(report.valid, "\(report.reason ?? "")")
         // The same leaf on the lower half (not empty there) does not refute.
