@@ -75,7 +75,7 @@ struct Verify: ParsableCommand {
             let modelBinding = FileBinding(path: model, sha256: try InputFile.contentDigest(path: model))
             let propertyBinding = FileBinding(path: property, sha256: try InputFile.contentDigest(path: property))
             guard lpColumns >= 0 else { throw UsageError("--lp-columns must be 0 or more") }
-            let settings = VerifierSettings(timeout: timeout, lpColumns: lpColumns,
+            let settings = VerifierSettings(timeout: timeout, lpColumns: lpColumns, clockStart: processStart,
                                             progress: progressReporter(always: progress))
             let outcome = Verifier(network: network, property: spec, modelBinding: modelBinding,
                                    propertyBinding: propertyBinding, settings: settings).run()

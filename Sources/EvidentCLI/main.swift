@@ -49,5 +49,7 @@ func printJSON<T: Encodable>(_ value: T) throws {
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 
+/// When the process started (near enough): `verify --timeout` counts from here, loading included.
+let processStart = DispatchTime.now().uptimeNanoseconds
 configureProcess()
 EvidentCommand.main()

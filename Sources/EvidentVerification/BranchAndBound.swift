@@ -192,8 +192,9 @@ extension Verifier {
 
     /// ReLU-split branch and bound (β-CROWN) for clause `c` of region `r`, refuting constraint
     /// `k`; returns a proof holding one tree.
-    func reluSplit(region r: Int, clause c: Int, constraint k: Int, rows: RegionRows, intermediate: [IntervalBounds?],
+    func reluSplit(region r: Int, clause c: Int, constraint k: Int, rows: RegionRows, intermediate rootBounds: [IntervalBounds?],
                    layout: SlopeLayout, rootSlopes: [Float], rootMargin: Double) -> Outcome {
+        var intermediate = rootBounds
         let region = property.regions[r]
         let outputs = graph.outputShape.elementCount
         let row = rows.offset[c] + k
@@ -207,7 +208,7 @@ extension Verifier {
         // The root again, for its coefficients on every ReLU (the branching scores).
         let rootStart = FinalBoundStart(slopes: layout.expand([rootSlopes.isEmpty ? [Float](repeating: 0, count: layout.count) : rootSlopes],
                                                               graph: graph), betas: [[]])
-        let root = propagator.finalBounds(of: spec, lower: region.lower, upper: region.upper, batch: 1, intermediate: intermediate,
+        var root = propagator.finalBounds(of: spec, lower: region.lower, upper: region.upper, batch: 1, intermediate: intermediate,
                                           settings: FinalBoundSettings(iterations: 0, keepReluCoefficients: true),
                                           start: rootSlopes.isEmpty ? nil : rootStart)
         subdomains += 1
@@ -216,6 +217,39 @@ extension Verifier {
                 clause: UInt32(c), constraint: UInt32(k),
                 slopes: layout.bytes(root.slopeBytes, rows: 1, column: 0, defaults: intermediate)))
             return .proved(UnsatProof(regions: [RegionProof(trees: [tree.build()])]), method: "alpha-CROWN", margin: root.lower[0] - threshold)
+        }
+        // LP tightenings at the root (networks whose LP is small enough): the unstable neurons
+        // that cost the bound most, past the first unstable layer (affine in the input, where
+        // CROWN is exact already), in graph order. Every subdomain inherits them.
+        let order = Dictionary(uniqueKeysWithValues: layout.layers.enumerated().map { ($0.element.relu, $0.offset) })
+        let targets = splitCandidates(root.reluCoefficients, rows: 1, column: 0, layout: layout, bounds: intermediate, splits: [])
+            .filter { order[$0.split.relu]! > 0 }
+            .sorted { ($0.score, $0.backup) > ($1.score, $1.backup) }
+            .prefix(settings.lpTightenings).map(\.split)
+            .sorted { (order[$0.relu]!, $0.neuron) < (order[$1.relu]!, $1.neuron) }
+        if settings.lpTightenings > 0 && !targets.isEmpty && lpTimeLeft > 0.05 {
+            let count = lpTighten(targets, bounds: &intermediate, lower: region.lower, upper: region.upper, layout: layout,
+                                  tree: &tree, node: rootNode)
+            if count > 0 {
+                let start = FinalBoundStart(slopes: layout.expand([layout.compact(root.slopes, rows: 1, column: 0)], graph: graph), betas: [[]])
+                root = propagator.finalBounds(of: spec, lower: region.lower, upper: region.upper, batch: 1, intermediate: intermediate,
+                                              settings: FinalBoundSettings(iterations: settings.alphaIterations, keepReluCoefficients: true),
+                                              start: start)
+                subdomains += 1
+                report(String(format: "region %d clause %d: %d LP tightenings of %d neurons, root margin %.4g", r, c, count, targets.count,
+                              root.lower[0] - threshold), force: true)
+                if root.lower[0] > threshold {
+                    tree.nodes[rootNode].refutations.append(Refutation(
+                        clause: UInt32(c), constraint: UInt32(k),
+                        slopes: layout.bytes(root.slopeBytes, rows: 1, column: 0, defaults: intermediate)))
+                    return .proved(UnsatProof(regions: [RegionProof(trees: [tree.build()])]), method: "LP (GLPK)",
+                                   margin: root.lower[0] - threshold)
+                }
+                if let refuted = lpRefute([c], region: r, rows: rows, lower: region.lower, upper: region.upper, bounds: intermediate,
+                                          first: [c: k], tree: &tree, node: rootNode).first {
+                    return .proved(UnsatProof(regions: [RegionProof(trees: [tree.build()])]), method: "LP (GLPK)", margin: refuted.margin)
+                }
+            }
         }
         guard let first = chooseSplit(root.reluCoefficients, rows: 1, column: 0, layout: layout, bounds: intermediate, splits: []) else {
             return .open(reason: "clause \(c) of region \(r) is not refuted and no ReLU is unstable", timedOut: false,
@@ -272,10 +306,23 @@ extension Verifier {
                 candidates.append((0..<n).map { result.inputCoefficients[$0 * count + i] >= 0 ? box.lower[$0] : box.upper[$0] })
                 guard let next = chooseSplit(result.reluCoefficients, rows: count, column: i, layout: layout, bounds: intermediate,
                                              splits: child.splits) else {
+                    // Every ReLU is fixed: the LP over the subdomain is exact and decides it.
+                    switch lpDecideLeaf(region: r, clause: c, constraint: k, rows: rows, bounds: intermediate, splits: child.splits,
+                                        preOf: preOf) {
+                    case .refuted(let refutation):
+                        tree.nodes[child.node].refutations.append(refutation)
+                        candidates.removeLast()
+                        continue
+                    case .counterexample(let found):
+                        return .counterexample(found, method: "ReLU-split branch and bound (LP at a leaf)")
+                    case .open:
+                        break
+                    }
                     if let found = attack.confirm(candidates: [candidates.last!], region: r, clause: c) {
                         return .counterexample(found, method: "ReLU-split branch and bound (bound-corner evaluation)")
                     }
-                    return .open(reason: "a subdomain of clause \(c) with every ReLU fixed was not refuted (bound \(result.lower[i] - threshold))",
+                    return .open(reason: "a subdomain of clause \(c) with every ReLU fixed was refuted neither by beta-CROWN "
+                                 + "(bound \(result.lower[i] - threshold)) nor by the LP",
                                  timedOut: false, margin: result.lower[i] - threshold)
                 }
                 var open = child
@@ -324,8 +371,15 @@ extension Verifier {
     /// back to `|λ_j| · (u_j − l_j)`.
     func chooseSplit(_ coefficients: [ValueID: [Double]], rows: Int, column: Int, layout: SlopeLayout,
                      bounds: [IntervalBounds?], splits: [NeuronSplit]) -> NeuronSplit? {
+        splitCandidates(coefficients, rows: rows, column: column, layout: layout, bounds: bounds, splits: splits)
+            .max { ($0.score, $0.backup) < ($1.score, $1.backup) }?.split
+    }
+
+    /// Every unstable neuron not split yet, with its branching score and fallback score.
+    func splitCandidates(_ coefficients: [ValueID: [Double]], rows: Int, column: Int, layout: SlopeLayout,
+                         bounds: [IntervalBounds?], splits: [NeuronSplit]) -> [(score: Double, backup: Double, split: NeuronSplit)] {
         let taken = Set(splits.map { "\($0.relu):\($0.neuron)" })
-        var best: (score: Double, backup: Double, split: NeuronSplit)? = nil
+        var candidates = [(score: Double, backup: Double, split: NeuronSplit)]()
         for layer in layout.layers {
             guard let b = bounds[layer.pre] else { continue }
             let lambda = coefficients[layer.relu]
@@ -333,14 +387,10 @@ extension Verifier {
                 let (l, u) = (b.lower[j], b.upper[j])
                 guard l < 0 && u > 0 else { continue }
                 let a = lambda?[j * rows + column] ?? 0
-                let score = max(0, -a) * u * (-l) / (u - l)
-                let backup = abs(a) * (u - l)
-                if best == nil || score > best!.score || (score == best!.score && backup > best!.backup) {
-                    best = (score, backup, NeuronSplit(relu: layer.relu, neuron: j, active: true))
-                }
+                candidates.append((max(0, -a) * u * (-l) / (u - l), abs(a) * (u - l), NeuronSplit(relu: layer.relu, neuron: j, active: true)))
             }
         }
-        return best?.split
+        return candidates
     }
 }
 

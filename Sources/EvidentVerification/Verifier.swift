@@ -24,16 +24,24 @@ public struct VerifierSettings: Sendable {
     public var maxOpenDomains: Int
     /// Input splitting is used when at most this many input coordinates have a non-zero width.
     public var inputSplitDimensions: Int
-    /// The LP refutation stage runs at a region's root when the network's canonical LP has at
-    /// most this many columns (0: never). GLPK's simplex needs about 0.2 s on ACAS Xu's LP
-    /// (925 columns) and more than 30 s on `resnet_2b`'s (19,666), where it refuted nothing.
+    /// LP refutations at a region's root and LP tightenings at the root of a ReLU-split search
+    /// run when the network's canonical LP has at most this many columns; leaves with every
+    /// ReLU fixed are decided by the LP whatever its size (0: no LP at all). GLPK's simplex
+    /// needs about 0.2 s on ACAS Xu's LP (925 columns), more than 6 s on `digits_resnet`'s
+    /// (7,882) and more than 30 s on `resnet_2b`'s (19,666).
     public var lpColumns: Int
+    /// Unstable neurons whose pre-activation bounds the LP tightens at the root of a ReLU-split
+    /// search (when the network's LP has at most `lpColumns` columns; 0: none).
+    public var lpTightenings: Int
+    /// When the time limit starts, in `DispatchTime` uptime nanoseconds (`nil`: when the
+    /// verifier is created). The CLI passes its process's start, so that loading counts.
+    public var clockStart: UInt64?
     /// Called with one-line progress reports (at most about once a second).
     public var progress: (@Sendable (String) -> Void)?
 
     public init(timeout: Double = 300, attack: AttackSettings = AttackSettings(), alphaIterations: Int = 20,
                 babIterations: Int = 8, reluBatch: Int = 64, inputBatch: Int = 256, maxOpenDomains: Int = 400_000,
-                inputSplitDimensions: Int = 12, lpColumns: Int = 5_000, progress: (@Sendable (String) -> Void)? = nil) {
+                inputSplitDimensions: Int = 12, lpColumns: Int = 5_000, lpTightenings: Int = 32, clockStart: UInt64? = nil, progress: (@Sendable (String) -> Void)? = nil) {
         self.timeout = timeout
         self.attack = attack
         self.alphaIterations = alphaIterations
@@ -43,6 +51,8 @@ public struct VerifierSettings: Sendable {
         self.maxOpenDomains = maxOpenDomains
         self.inputSplitDimensions = inputSplitDimensions
         self.lpColumns = lpColumns
+        self.lpTightenings = lpTightenings
+        self.clockStart = clockStart
         self.progress = progress
     }
 }
@@ -61,9 +71,15 @@ public final class Verifier: @unchecked Sendable {
     let propagator: BoundPropagator
     let attack: Attack
     var graph: Graph { network.graph }
-    let start = DispatchTime.now().uptimeNanoseconds
+    let start: UInt64
+    /// When the time limit ends.
+    let limit: UInt64
+    /// When the search stops: a little before ``limit`` (5% of the time limit, at most
+    /// 0.25 s), which leaves time to assemble the verdict, print it and exit.
     let deadline: UInt64
     var subdomains = 0
+    /// Seconds spent in GLPK so far.
+    var lpSeconds = 0.0
     var lastProgress: UInt64 = 0
 
     public init(network: Network, property: Property, modelBinding: FileBinding, propertyBinding: FileBinding,
@@ -75,7 +91,10 @@ public final class Verifier: @unchecked Sendable {
         self.settings = settings
         propagator = BoundPropagator(graph: network.graph)
         attack = Attack(graph: network.graph, property: property)
-        deadline = start + UInt64(max(0, settings.timeout) * 1e9)
+        start = settings.clockStart ?? DispatchTime.now().uptimeNanoseconds
+        let seconds = max(0, settings.timeout)
+        limit = start + UInt64(seconds * 1e9)
+        deadline = start + UInt64((seconds - min(0.25, 0.05 * seconds)) * 1e9)
     }
 
     var elapsed: Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
@@ -116,13 +135,25 @@ public final class Verifier: @unchecked Sendable {
     func assemble(_ outcome: Outcome) -> VerificationResult {
         var result = VerificationResult(verdict: .unknown, method: "", reason: nil, margin: nil, subdomains: subdomains,
                                         seconds: 0, checkSeconds: 0, counterexample: nil, certificate: nil, check: nil)
-        /// Builds the certificate of `claim`, runs the checker on it and records both.
-        func check(_ claim: Claim, method: String) -> CheckReport {
+        /// Builds the certificate of `claim`, runs the checker on it and records both; `nil`
+        /// when the check did not finish in time.
+        func check(_ claim: Claim, method: String) -> CheckReport? {
             let certificate = Certificate(model: modelBinding, property: propertyBinding, producer: Evident.producer,
                                           claim: claim)
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let report = Checker.check(certificate, network: network, modelDigest: modelBinding.sha256,
-                                       property: property, propertyDigest: propertyBinding.sha256, progress: nil)
+            // The check runs on its own thread and gets until half a second past the time
+            // limit; a check still running then leaves the answer at `timeout` (the thread
+            // finishes its work unobserved, or dies with the process).
+            final class Box: @unchecked Sendable { var report: CheckReport? }
+            let box = Box(), done = DispatchSemaphore(value: 0)
+            let (network, property, model, propertyDigest) = (network, property, modelBinding.sha256, propertyBinding.sha256)
+            DispatchQueue.global().async {
+                box.report = Checker.check(certificate, network: network, modelDigest: model, property: property,
+                                           propertyDigest: propertyDigest, progress: nil)
+                done.signal()
+            }
+            let finished = done.wait(timeout: DispatchTime(uptimeNanoseconds: limit + 500_000_000)) == .success
+            let report = finished ? box.report : nil
             result.checkSeconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             result.certificate = certificate
             result.check = report
@@ -132,11 +163,15 @@ public final class Verifier: @unchecked Sendable {
         switch outcome {
         case let .proved(proof, method, margin):
             result.margin = margin
-            let report = check(.unsat(proof), method: method)
-            if report.valid {
-                result.verdict = .unsat
+            if let report = check(.unsat(proof), method: method) {
+                if report.valid {
+                    result.verdict = .unsat
+                } else {
+                    result.reason = "the proof was found but the checker rejected it: \(report.reason ?? "no reason given")"
+                }
             } else {
-                result.reason = "the proof was found but the checker rejected it: \(report.reason ?? "no reason given")"
+                result.verdict = .timeout
+                result.reason = "a proof was found, but its check did not finish within the time limit"
             }
         case .counterexample(var counterexample, let method):
             // The outputs reported are those of one unbatched evaluation at the witness
@@ -145,12 +180,16 @@ public final class Verifier: @unchecked Sendable {
             result.counterexample = counterexample
             let witness = Witness(region: UInt32(counterexample.region), clause: UInt32(counterexample.clause),
                                   input: counterexample.input)
-            let report = check(.sat(witness), method: method)
-            if report.valid {
-                result.verdict = .sat
+            if let report = check(.sat(witness), method: method) {
+                if report.valid {
+                    result.verdict = .sat
+                } else {
+                    result.reason = "a candidate counterexample was found but the checker did not confirm it "
+                        + "(\(report.reason ?? "no reason given")); it may lie within rounding of the unsafe set's boundary"
+                }
             } else {
-                result.reason = "a candidate counterexample was found but the checker did not confirm it "
-                    + "(\(report.reason ?? "no reason given")); it may lie within rounding of the unsafe set's boundary"
+                result.verdict = .timeout
+                result.reason = "a counterexample was found, but its check did not finish within the time limit"
             }
         case let .open(reason, timedOut, margin):
             result.verdict = timedOut ? .timeout : .unknown
@@ -205,6 +244,12 @@ public final class Verifier: @unchecked Sendable {
                 defer { running += clause.constraints.count }
                 return running
             }
+        }
+
+        /// The coefficients of row `row` over the outputs.
+        func coefficients(_ row: Int) -> [Double] {
+            let outputs = spec!.coefficients.count / spec!.rows
+            return Array(spec!.coefficients[(row * outputs)..<((row + 1) * outputs)])
         }
 
         /// The specification of some rows.
