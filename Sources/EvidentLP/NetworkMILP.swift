@@ -20,10 +20,38 @@ extension NetworkLP {
     ///   objective, and what ``LinearProgram/solveInteger(timeLimit:relativeGap:cuts:feasibilityPump:)`` throws.
     public func milp(minimising coefficients: [Double], timeLimit: Duration? = nil, relativeGap: Double = 0,
                      cuts: Bool = false, feasibilityPump: Bool = false) throws -> NetworkMILPResult {
-        var lp = program
+        var (lp, binaries) = try bigM()
         for term in try objectiveTerms(.outputs(coefficients)) {
             try lp.setObjective(column: term.column, coefficient: term.coefficient)
         }
+        return try solve(lp, binaries: binaries, timeLimit: timeLimit, relativeGap: relativeGap, cuts: cuts,
+                         feasibilityPump: feasibilityPump)
+    }
+
+    /// Minimises `max_k (a_k · y − d_k)` over the box exactly, by the encoding of
+    /// ``milp(minimising:timeLimit:relativeGap:cuts:feasibilityPump:)`` with one more free
+    /// column `t` (after the binaries), minimised, and one row `a_k · y − t ≤ d_k` per
+    /// constraint: the conjunction of the constraints `a_k · y ≤ d_k` (a VNN-LIB clause) has a
+    /// solution in the box exactly when the minimum is at most 0, and the incumbent's input
+    /// is then one.
+    ///
+    /// - Throws: as ``milp(minimising:timeLimit:relativeGap:cuts:feasibilityPump:)``, and
+    ///   ``LPError/nonFiniteValue(item:value:)`` for a non-finite `d_k`.
+    public func milp(minimisingWorstOf constraints: [(coefficients: [Double], bound: Double)], timeLimit: Duration? = nil,
+                     relativeGap: Double = 0, cuts: Bool = false, feasibilityPump: Bool = false) throws -> NetworkMILPResult {
+        var (lp, binaries) = try bigM()
+        let t = try lp.addColumn(bounds: .free, objective: 1)
+        for constraint in constraints {
+            guard constraint.bound.isFinite else { throw LPError.nonFiniteValue(item: "constraint bound", value: constraint.bound) }
+            try lp.addRow(try objectiveTerms(.outputs(constraint.coefficients)) + [(t, -1)], bounds: .upper(constraint.bound))
+        }
+        return try solve(lp, binaries: binaries, timeLimit: timeLimit, relativeGap: relativeGap, cuts: cuts,
+                         feasibilityPump: feasibilityPump)
+    }
+
+    /// The canonical LP with the big-M rows and binary columns of every unstable neuron.
+    func bigM() throws -> (LinearProgram, binaries: Int) {
+        var lp = program
         var binaries = 0
         for node in graph.nodes where node.operation == .relu {
             let pre = node.inputs[0], out = node.output
@@ -39,6 +67,11 @@ extension NetworkLP {
                 try lp.addRow(columns: [z, delta], coefficients: [1, -u], bounds: .upper(0))
             }
         }
+        return (lp, binaries)
+    }
+
+    func solve(_ lp: LinearProgram, binaries: Int, timeLimit: Duration?, relativeGap: Double, cuts: Bool,
+               feasibilityPump: Bool) throws -> NetworkMILPResult {
         let solution = try lp.solveInteger(timeLimit: timeLimit, relativeGap: relativeGap, cuts: cuts,
                                            feasibilityPump: feasibilityPump)
         let input = graph.input

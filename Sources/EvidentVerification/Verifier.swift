@@ -33,6 +33,9 @@ public struct VerifierSettings: Sendable {
     /// Unstable neurons whose pre-activation bounds the LP tightens at the root of a ReLU-split
     /// search (when the network's LP has at most `lpColumns` columns; 0: none).
     public var lpTightenings: Int
+    /// The MILP runs at a region's root when the network's LP is within `lpColumns` and has at
+    /// most this many unstable neurons (binary columns; 0: never).
+    public var milpBinaries: Int
     /// When the time limit starts, in `DispatchTime` uptime nanoseconds (`nil`: when the
     /// verifier is created). The CLI passes its process's start, so that loading counts.
     public var clockStart: UInt64?
@@ -41,7 +44,7 @@ public struct VerifierSettings: Sendable {
 
     public init(timeout: Double = 300, attack: AttackSettings = AttackSettings(), alphaIterations: Int = 20,
                 babIterations: Int = 8, reluBatch: Int = 64, inputBatch: Int = 256, maxOpenDomains: Int = 400_000,
-                inputSplitDimensions: Int = 12, lpColumns: Int = 5_000, lpTightenings: Int = 32, clockStart: UInt64? = nil, progress: (@Sendable (String) -> Void)? = nil) {
+                inputSplitDimensions: Int = 12, lpColumns: Int = 5_000, lpTightenings: Int = 32, milpBinaries: Int = 40, clockStart: UInt64? = nil, progress: (@Sendable (String) -> Void)? = nil) {
         self.timeout = timeout
         self.attack = attack
         self.alphaIterations = alphaIterations
@@ -52,6 +55,7 @@ public struct VerifierSettings: Sendable {
         self.inputSplitDimensions = inputSplitDimensions
         self.lpColumns = lpColumns
         self.lpTightenings = lpTightenings
+        self.milpBinaries = milpBinaries
         self.clockStart = clockStart
         self.progress = progress
     }
@@ -78,8 +82,8 @@ public final class Verifier: @unchecked Sendable {
     /// 0.25 s), which leaves time to assemble the verdict, print it and exit.
     let deadline: UInt64
     var subdomains = 0
-    /// Seconds spent in GLPK so far.
-    var lpSeconds = 0.0
+    /// Seconds spent in GLPK so far, and of them in MILPs.
+    var lpSeconds = 0.0, milpSeconds = 0.0
     var lastProgress: UInt64 = 0
 
     public init(network: Network, property: Property, modelBinding: FileBinding, propertyBinding: FileBinding,
@@ -346,6 +350,12 @@ public final class Verifier: @unchecked Sendable {
             pending.removeAll { c in lpRefuted.contains { $0.clause == c } }
         }
         if pending.isEmpty { return .proved(UnsatProof(regions: [RegionProof(trees: [tree.build()])]), method: method, margin: margin) }
+        let milp = milpSearch(pending, region: r, rows: rows, bounds: intermediate)
+        if let found = milp.counterexample { return .counterexample(found, method: "MILP (GLPK)") }
+        if !milp.holds.isEmpty {
+            report("region \(r): the MILP finds no counterexample for clauses \(milp.holds) (not certified); branch and bound proves them",
+                   force: true)
+        }
         if pastDeadline { return .open(reason: "the time limit was reached", timedOut: true, margin: nil) }
 
         // Branch and bound.
@@ -356,7 +366,7 @@ public final class Verifier: @unchecked Sendable {
                 return .proved(UnsatProof(regions: [RegionProof(trees: [tree.build()])]), method: "input-split branch and bound",
                                margin: margin)
             }
-            return outcome
+            return withMILPNote(outcome, milp.holds)
         }
         var trees = [tree.build()]
         // Hardest clause first: a counterexample is likeliest there.
@@ -367,11 +377,18 @@ public final class Verifier: @unchecked Sendable {
             case .proved(let proof, _, _):
                 trees += proof.regions[0].trees
             case let other:
-                return other
+                return withMILPNote(other, milp.holds)
             }
         }
         return .proved(UnsatProof(regions: [RegionProof(trees: trees)]), method: "ReLU-split branch and bound (beta-CROWN)",
                        margin: margin)
+    }
+
+    /// An open outcome's reason, with the clauses the (uncertified) MILP found to hold.
+    func withMILPNote(_ outcome: Outcome, _ holds: [Int]) -> Outcome {
+        guard case let .open(reason, timedOut, margin) = outcome, !holds.isEmpty else { return outcome }
+        return .open(reason: reason + "; GLPK's MILP found no counterexample for clause\(holds.count > 1 ? "s" : "") "
+                     + holds.map(String.init).joined(separator: ", ") + " (not certified)", timedOut: timedOut, margin: margin)
     }
 
     /// Evaluates the minimising corners of some rows' linear bounds as candidate counterexamples.

@@ -27,9 +27,10 @@ struct LPSearchTests {
 
     /// Unsafe: y₀ ≤ threshold; ReLU splitting only (no input splits), no α-CROWN at the root.
     static func verify(_ graph: Graph, threshold: Double, babIterations: Int = 8, lpTightenings: Int = 32,
-                       attack: Bool = true) -> VerificationResult {
+                       milpBinaries: Int = 0, attack: Bool = true) -> VerificationResult {
         let settings = VerifierSettings(timeout: 30, attack: AttackSettings(restarts: attack ? 8 : 0), alphaIterations: 0,
-                                        babIterations: babIterations, inputSplitDimensions: 0, lpTightenings: lpTightenings)
+                                        babIterations: babIterations, inputSplitDimensions: 0, lpTightenings: lpTightenings,
+                                        milpBinaries: milpBinaries)
         return Verifier(network: Factory.network(graph), property: property(threshold),
                         modelBinding: FileBinding(path: "model.onnx", sha256: Factory.modelDigest),
                         propertyBinding: FileBinding(path: "property.vnnlib", sha256: Factory.propertyDigest),
@@ -94,5 +95,24 @@ struct LPSearchTests {
         }
         #expect(lpLeaves > 0, "no leaf was refuted by the LP")
         #expect(satByLP > 0, "no counterexample came from a leaf's LP")
+    }
+
+    /// Without an attack, the MILP at the root finds counterexamples just above the minimum
+    /// (confirmed by the checker), and just below it the answer is still a checked `unsat`
+    /// (the MILP's own "none" is not a proof), with the MILP's finding in no way needed.
+    @Test func theMILPFindsCounterexamplesAndNeverProves() throws {
+        var byMILP = 0
+        for seed in UInt64(0)..<8 {
+            let graph = try RandomNetworks.dense(seed: 300 + seed, inputs: 4, hidden: [6, 6], outputs: 2)
+            let truth = try Self.minimum(graph)
+            for (offset, expected) in [(-1e-3, Verdict.unsat), (1e-3, Verdict.sat)] {
+                let threshold = truth + offset * max(1, abs(truth))
+                let result = Self.verify(graph, threshold: threshold, milpBinaries: 40, attack: false)
+                #expect(result.verdict == expected, "seed \(seed), offset \(offset): \(result.verdict) by \(result.method) (\(result.reason ?? ""))")
+                #expect(expected == .sat || result.method != "MILP (GLPK)")
+                if result.method == "MILP (GLPK)" { byMILP += 1 }
+            }
+        }
+        #expect(byMILP >= 2, "the MILP found \(byMILP) counterexamples")
     }
 }

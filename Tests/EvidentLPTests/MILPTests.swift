@@ -146,6 +146,32 @@ struct MILPTests {
         return best
     }
 
+    /// The worst of several constraints (a VNN-LIB clause): with `y ≤ d₁` and `−y ≤ d₂` on a
+    /// one-output network whose range over the (connected) box is `[m, M]`, the minimum of
+    /// `max(y − d₁, −y − d₂)` is attained at `y = clip((d₁ − d₂)/2, m, M)`.
+    @Test func worstConstraintMatchesClosedForm() throws {
+        let lower = [Double](repeating: -1, count: 3), upper = [Double](repeating: 1, count: 3)
+        for seed in UInt64(0)..<4 {
+            let graph = try Self.reluNetwork(seed: 40 + seed, inputs: 3, hidden: [4, 3])
+            let m = try Self.patternMinimum(graph, lower: lower, upper: upper, sign: 1)
+            let big = -(try Self.patternMinimum(graph, lower: lower, upper: upper, sign: -1))
+            let bounded = BoundedNetwork(network: network(graph), lower: lower, upper: upper)
+            let lp = try NetworkLP(network: bounded.network, bounds: bounded.bounds)
+            for target in [m - 1, m + 0.4 * (big - m), big + 1] {
+                let (d1, d2) = (target + 0.5, -target + 0.5)
+                let t = min(big, max(m, target))
+                let exact = max(t - d1, -t - d2)
+                let result = try lp.milp(minimisingWorstOf: [(coefficients: [1], bound: d1), (coefficients: [-1], bound: d2)])
+                #expect(result.status == .optimal)
+                let objective = try #require(result.objective)
+                #expect(abs(objective - exact) <= 1e-6 * max(1, abs(exact)), "seed \(seed): MILP \(objective), closed form \(exact)")
+                let input = zip(try #require(result.input), zip(lower, upper)).map { min($1.1, max($1.0, $0)) }
+                let y = try Evaluator(graph: graph).evaluate(input)[0]
+                #expect(abs(max(y - d1, -y - d2) - exact) <= 1e-6 * max(1, abs(exact)))
+            }
+        }
+    }
+
     func checkMILP(_ graph: Graph, lower: [Double], upper: [Double], reference: (Double) throws -> Double) throws {
         let bounded = BoundedNetwork(network: network(graph), lower: lower, upper: upper)
         let lp = try NetworkLP(network: bounded.network, bounds: bounded.bounds)

@@ -17,13 +17,20 @@ import EvidentCertificate
 //   problem: a refutation, a proof that the leaf is empty (Farkas), or the LP's optimum as a
 //   counterexample, confirmed by concrete evaluation.
 //
-// The first two share a budget of a fifth of the run's time limit; leaf decisions run until
-// the deadline, as they are what makes the search complete.
+// And the MILP (big-M over the same bounds, GLPK's branch and cut) decides small networks at
+// a region's root: its optimum is a counterexample when one exists. Its `infeasible` cannot
+// be certified (GLPK's search tree is not exported), so it never makes an `unsat`: the
+// certificate then comes from branch and bound, complete with LP leaves; the MILP's answer
+// only goes into the progress report and the reason of an open verdict.
+//
+// The root stages share a budget of a fifth of the run's time limit (the MILP at most a
+// fiftieth); leaf decisions run until the deadline, as they are what makes the search
+// complete.
 
 extension Verifier {
     /// Seconds left for the LP stages: a fifth of the time limit in all, and never past the deadline.
     var lpTimeLeft: Double {
-        min(settings.timeout / 5 - lpSeconds, Double(Int64(deadline) - Int64(DispatchTime.now().uptimeNanoseconds)) / 1e9)
+        min(settings.timeout / 5 - lpSeconds, secondsToDeadline)
     }
 
     var secondsToDeadline: Double { Double(Int64(deadline) - Int64(DispatchTime.now().uptimeNanoseconds)) / 1e9 }
@@ -126,6 +133,39 @@ extension Verifier {
             }
         }
         return tightened
+    }
+
+    /// The MILP on the clauses `clauses` at a region's root, when the network's LP is small
+    /// enough and has at most `milpBinaries` unstable neurons: a counterexample if the
+    /// optimum of one clause violates it (confirmed concretely), and the clauses whose
+    /// optimum shows they hold (not certified).
+    func milpSearch(_ clauses: [Int], region r: Int, rows: RegionRows, bounds: [IntervalBounds?])
+        -> (counterexample: Counterexample?, holds: [Int]) {
+        let region = property.regions[r]
+        let unstable = graph.nodes.filter { $0.operation == .relu }.reduce(0) { total, node in
+            guard let b = bounds[node.inputs[0]] else { return total }
+            return total + zip(b.lower, b.upper).filter { $0 < 0 && $1 > 0 }.count
+        }
+        guard settings.milpBinaries > 0, settings.lpColumns > 0, unstable <= settings.milpBinaries, lpTimeLeft > 0.05,
+              let lp = canonicalLP(bounds, lower: region.lower, upper: region.upper, columnLimit: settings.lpColumns) else {
+            return (nil, [])
+        }
+        var holds = [Int]()
+        for c in clauses {
+            let remaining = min(lpTimeLeft, settings.timeout / 50 - milpSeconds)
+            guard remaining > 0.05 else { break }
+            report("region \(r): MILP on clause \(c) (\(unstable) binaries)", force: true)
+            let constraints = region.clauses[c].constraints.indices.map { k in
+                (coefficients: rows.coefficients(rows.offset[c] + k), bound: rows.thresholds[rows.offset[c] + k])
+            }
+            let t0 = lpSeconds
+            let result = timedSolve(seconds: remaining, { try lp.milp(minimisingWorstOf: constraints, timeLimit: $0) })
+            milpSeconds += lpSeconds - t0
+            guard let result else { continue }
+            if let x = result.input, let found = attack.confirm(candidates: [x], region: r, clause: c) { return (found, holds) }
+            if result.status == .optimal, let worst = result.objective, worst > 0 { holds.append(c) }
+        }
+        return (nil, holds)
     }
 
     /// How the LP decided a ReLU-split leaf.
