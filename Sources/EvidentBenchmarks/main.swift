@@ -10,7 +10,7 @@ import Foundation
 
 /// The benchmarks, in the order `all` runs them.
 enum BenchmarkName: String, CaseIterable {
-    case parse, load, forward, crown, alpha, batch, gemm, scale, verify
+    case parse, load, forward, crown, alpha, batch, gemm, scale, sweep, verify
 
     var help: String {
         switch self {
@@ -22,6 +22,7 @@ enum BenchmarkName: String, CaseIterable {
         case .batch: "CROWN on 65 boxes of resnet_2b in one batched call vs one box"
         case .gemm: "OpenBLAS dgemm GFLOP/s and the convolution kernels' achieved GFLOP/s"
         case .scale: "load, IBP and CROWN on a ResNet-18-shaped 3x224x224 network (time, memory)"
+        case .sweep: "CROWN and alpha-CROWN on generated residual, BatchNorm, plain and wide CNN and MLP networks and the real ones"
         case .verify: "evident verify on the 70 ground-truth instances (or --instances CSV): verdicts, times, certificates"
         }
     }
@@ -31,13 +32,13 @@ enum BenchmarkName: String, CaseIterable {
 let defaultScaleModel = "/tmp/resnet18.onnx"
 
 let usage = """
-    usage: evident-bench [all|parse|load|forward|crown|alpha|batch|scale|gemm|verify]... [--repeat N] [--model PATH]
+    usage: evident-bench [all|parse|load|forward|crown|alpha|batch|scale|gemm|sweep|verify]... [--repeat N] [--model PATH]
                          [--instances CSV]... [--filter TEXT] [--timeout-scale X]
 
     Prints benchmark figures (run the release build). Benchmarks:
     \(BenchmarkName.allCases.map { "  " + $0.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0) + $0.help }
         .joined(separator: "\n"))
-      all      everything above but verify; scale only when its network file exists
+      all      everything above but sweep and verify; scale only when its network file exists
 
     Options:
       --repeat N    timed runs per measurement (default depends on the benchmark)
@@ -45,7 +46,8 @@ let usage = """
                     make it with: python3 scripts/make_resnet18.py --classes 10 \(defaultScaleModel)
       --instances CSV   verify: an instances csv (onnx,vnnlib,timeout[,truth], paths relative to it)
                         instead of ../shared/benchmarks/ground_truth.csv; may repeat
-      --filter TEXT     verify: only ground-truth rows whose family or property contains TEXT
+      --filter TEXT     verify: only ground-truth rows whose family or property contains TEXT;
+                        sweep: only networks whose family or name contains TEXT
       --timeout-scale X verify: multiply every timeout by X (default 1)
       -h, --help    this message
     The shared benchmarks are looked up at ../shared/benchmarks beside the checkout;
@@ -113,7 +115,7 @@ while let argument = arguments.popFirst() {
     }
 }
 if runAll {
-    selected = BenchmarkName.allCases.filter { $0 != .scale && $0 != .verify }
+    selected = BenchmarkName.allCases.filter { $0 != .scale && $0 != .verify && $0 != .sweep }
     if FileManager.default.fileExists(atPath: settings.scaleModel) {
         selected.append(.scale)
     } else {
@@ -140,7 +142,7 @@ for name in selected {
     // Evaluation and GEMM figures use OpenBLAS's own threads; bound propagation runs
     // OpenBLAS single-threaded under its own threads (as BoundPropagator sets it up).
     switch name {
-    case .crown, .alpha, .batch, .scale: BLAS.threadCount = 1
+    case .crown, .alpha, .batch, .scale, .sweep: BLAS.threadCount = 1
     default: BLAS.threadCount = settings.defaultBLASThreads
     }
     switch name {
@@ -157,6 +159,7 @@ for name in selected {
     case .batch: benchmarkBatch(settings)
     case .gemm: benchmarkGemm(settings)
     case .verify: benchmarkVerify(settings)
+    case .sweep: benchmarkSweep(settings)
     case .scale:
         // Alongside other benchmarks, a child process keeps the peak-memory figures (VmHWM)
         // to this benchmark alone, and a crash in it from taking the others' output down.

@@ -98,6 +98,7 @@ struct AlphaCrownOptimiser {
         // `iterations` bound evaluations with an Adam step between consecutive ones (as
         // auto_LiRPA counts iterations: its last step is never evaluated).
         let evaluations = max(1, options.iterations)
+        var done = 0, stale = 0
         for iteration in 0..<evaluations {
             if iteration > 0 {
                 // Intermediate bounds are intersected with every earlier sweep's (all valid);
@@ -106,11 +107,13 @@ struct AlphaCrownOptimiser {
                                                      slopes: alpha, previous: sweep.bounds)
             }
             let final = finalBounds(sweep)
+            done += 1
             var improved = [Int]()
             for r in 0..<rowBox.count where final[r] > best[r] {
                 best[r] = final[r]
                 improved.append(r)
             }
+            stale = improved.isEmpty ? stale + 1 : 0
             options.progress?("alpha-CROWN iteration \(iteration + 1) of \(evaluations): smallest best bound "
                               + "\(best.min() ?? .nan), \(improved.count) of \(rowBox.count) rows improved")
             if !improved.isEmpty, let slopes = alpha[graph.output] {
@@ -120,7 +123,7 @@ struct AlphaCrownOptimiser {
                     }
                 }
             }
-            if iteration == evaluations - 1 { break }
+            if iteration == evaluations - 1 || options.earlyStop.stops(best: best, stale: stale) { break }
             adamStep(slopeGradients(sweep), targets: targets, step: Double(iteration + 1))
         }
         // A last pass with the intersected intermediate bounds and the best slopes per row.
@@ -130,7 +133,7 @@ struct AlphaCrownOptimiser {
             .dense(columns(initial, rows: rowBox.count, Array(range)))
         }.bounds
         for r in 0..<rowBox.count { best[r] = max(best[r], polished[r]) }
-        return BoundResult(lower: best, intermediate: sweep.bounds, slopes: bestSlopes)
+        return BoundResult(lower: best, intermediate: sweep.bounds, slopes: bestSlopes, evaluations: done)
     }
 
     /// One projected Adam ascent step on the rows that have received gradients.

@@ -111,6 +111,7 @@ struct BackwardPass {
 
     /// The pass for rows starting at `initial` (rounded to the pass's precision).
     func run(initial: Coefficients<Double>, box: IntervalBounds) -> Output {
+        WorkCounters.recordPass(rows: rowBox.count)
         switch precision {
         case .float64: return run(Double.self, initial: initial, box: box)
         case .float32: return run(Float.self, initial: initial, box: box)

@@ -42,6 +42,10 @@ public struct BoundOptions: Sendable {
     public var intermediateMethod: BoundMethod
     /// The format of the backward passes' coefficient matrices.
     public var precision: BoundPrecision
+    /// α-CROWN: when to stop before `iterations` (by default never).
+    public var earlyStop: EarlyStop
+    /// α-CROWN: which slopes are optimised (by default every target's).
+    public var alphaScope: AlphaScope
     /// Called with a one-line description of each step of a long computation (each
     /// pre-activation value given CROWN bounds, each α-CROWN iteration), from the calling
     /// thread.
@@ -49,8 +53,11 @@ public struct BoundOptions: Sendable {
 
     public init(method: BoundMethod = .crown, iterations: Int = 20, learningRate: Double = 0.5,
                 learningRateDecay: Double = 0.9, intermediateMethod: BoundMethod = .crown,
-                precision: BoundPrecision = .float64, progress: (@Sendable (String) -> Void)? = nil) {
+                precision: BoundPrecision = .float64, earlyStop: EarlyStop = EarlyStop(), alphaScope: AlphaScope = .all,
+                progress: (@Sendable (String) -> Void)? = nil) {
         self.method = method
+        self.earlyStop = earlyStop
+        self.alphaScope = alphaScope
         self.iterations = iterations
         self.learningRate = learningRate
         self.learningRateDecay = learningRateDecay
@@ -61,6 +68,38 @@ public struct BoundOptions: Sendable {
 
     /// Whether pre-activation bounds come from CROWN rows (else from intervals alone).
     var crownIntermediates: Bool { method != .ibp && intermediateMethod != .ibp }
+}
+
+/// When an α-CROWN optimisation stops before its iteration count. Stopping early never makes
+/// a bound invalid (every iterate gives one); it only gives up what the remaining steps might
+/// have added.
+public struct EarlyStop: Sendable {
+    /// Stop after this many consecutive bound evaluations in which no row's best bound
+    /// improved (0: never; auto_LiRPA's default is 10).
+    public var patience: Int
+    /// Stop as soon as this returns true for the best bounds so far (one per row of the call,
+    /// box-major), for example when every margin is already positive (`nil`: never).
+    public var satisfied: (@Sendable ([Double]) -> Bool)?
+
+    public init(patience: Int = 0, satisfied: (@Sendable ([Double]) -> Bool)? = nil) {
+        self.patience = patience
+        self.satisfied = satisfied
+    }
+
+    /// Whether to stop, with `stale` evaluations in a row that improved no row.
+    func stops(best: [Double], stale: Int) -> Bool {
+        (patience > 0 && stale >= patience) || (satisfied?(best) ?? false)
+    }
+}
+
+/// Which slopes α-CROWN optimises.
+public enum AlphaScope: String, Sendable, CaseIterable {
+    /// The slopes of every bound target: the final rows and every intermediate CROWN row
+    /// (the intermediate bounds tighten too; auto_LiRPA's full optimisation).
+    case all
+    /// The final rows' slopes only, with the intermediate bounds fixed at their CROWN values:
+    /// each step is one backward pass of the final rows, much cheaper, and looser.
+    case final
 }
 
 /// A linear function `C y` of the network's outputs whose lower bound is wanted:
@@ -98,6 +137,9 @@ public struct BoundResult: Sendable {
     /// node output value, each `size × batch·rows`, element-major. (Replaying the bound
     /// also needs the intermediate bounds; the slopes of intermediate rows are not kept.)
     public var slopes: [ValueID: [Double]]
+    /// For α-CROWN: the bound evaluations made (fewer than the iterations asked for after an
+    /// early stop); 1 for IBP and CROWN.
+    public var evaluations: Int = 1
 }
 
 /// Bound propagation over a graph: IBP, CROWN and α-CROWN, batched over input boxes.
@@ -200,6 +242,16 @@ public final class BoundPropagator: @unchecked Sendable {
             pass.intervalStops = all
             pass.precision = options.precision
             return BoundResult(lower: pass.run(initial: initial, box: box).bounds, intermediate: all, slopes: [:])
+        }
+        if options.method == .alphaCrown && options.alphaScope == .final {
+            let sweep = intermediateSweep(box: box, batch: batch, options: options)
+            let result = finalBounds(of: spec, lower: lower, upper: upper, batch: batch, intermediate: sweep.bounds,
+                                     settings: FinalBoundSettings(iterations: options.iterations,
+                                                                  slopeLearningRate: options.learningRate,
+                                                                  learningRateDecay: options.learningRateDecay,
+                                                                  precision: options.precision, earlyStop: options.earlyStop))
+            return BoundResult(lower: result.lower, intermediate: sweep.bounds, slopes: result.slopes,
+                               evaluations: result.evaluations)
         }
         if options.method == .alphaCrown {
             var optimiser = AlphaCrownOptimiser(propagator: self, initial: initial, rowBox: rowBox, box: box, batch: batch,

@@ -37,15 +37,19 @@ public struct FinalBoundSettings: Sendable {
     public var precision: BoundPrecision
     /// Whether the result keeps the coefficients on every ReLU output (branching heuristics).
     public var keepReluCoefficients: Bool
+    /// When to stop before `iterations` (see ``EarlyStop``); by default never.
+    public var earlyStop: EarlyStop
 
     public init(iterations: Int = 20, slopeLearningRate: Double = 0.5, betaLearningRate: Double = 0.5,
-                learningRateDecay: Double = 0.9, precision: BoundPrecision = .float64, keepReluCoefficients: Bool = false) {
+                learningRateDecay: Double = 0.9, precision: BoundPrecision = .float64, keepReluCoefficients: Bool = false,
+                earlyStop: EarlyStop = EarlyStop()) {
         self.iterations = iterations
         self.slopeLearningRate = slopeLearningRate
         self.betaLearningRate = betaLearningRate
         self.learningRateDecay = learningRateDecay
         self.precision = precision
         self.keepReluCoefficients = keepReluCoefficients
+        self.earlyStop = earlyStop
     }
 }
 
@@ -79,6 +83,9 @@ public struct FinalBoundResult: Sendable {
     public var inputCoefficients: [Double]
     /// Coefficients on each ReLU output of the clean pass (`size × rows`), when asked for.
     public var reluCoefficients: [ValueID: [Double]]
+    /// Bound evaluations of the optimisation (at most the settings' `iterations`; fewer
+    /// after an early stop), not counting the clean pass.
+    public var evaluations: Int
 }
 
 extension BoundPropagator {
@@ -335,6 +342,7 @@ struct FinalBoundOptimiser {
         var best = [Double](repeating: -.infinity, count: rows)
         var bestSlopes = slopes, bestBetas = betas
         let evaluations = max(1, settings.iterations)
+        var done = 0, stale = 0
         var moments = (alpha: slopes.mapValues { [Double](repeating: 0, count: $0.count) },
                        alphaSquare: slopes.mapValues { [Double](repeating: 0, count: $0.count) },
                        beta: betas.map { [Double](repeating: 0, count: $0.count) },
@@ -342,11 +350,13 @@ struct FinalBoundOptimiser {
         for iteration in 0..<(evaluations > 1 ? evaluations : 0) {
             let optimise = iteration < evaluations - 1
             let evaluation = evaluate(slopes: slopes, betas: betas, gradients: optimise, record: false)
+            done += 1
             var improved = [Int]()
             for r in 0..<rows where evaluation.bounds[r] > best[r] {
                 best[r] = evaluation.bounds[r]
                 improved.append(r)
             }
+            stale = improved.isEmpty ? stale + 1 : 0
             if !improved.isEmpty {
                 for (u, a) in slopes {
                     let size = a.count / max(rows, 1)
@@ -356,7 +366,7 @@ struct FinalBoundOptimiser {
                 }
                 for r in improved { bestBetas[r] = betas[r] }
             }
-            guard optimise else { break }
+            guard optimise, !settings.earlyStop.stops(best: best, stale: stale) else { break }
             // Projected Adam ascent on the sum of the bounds.
             let step = Double(iteration + 1)
             let (beta1, beta2, epsilon) = (0.9, 0.999, 1e-8)
@@ -404,6 +414,7 @@ struct FinalBoundOptimiser {
         }
         let clean = evaluate(slopes: quantised, betas: bestBetas, gradients: false, record: true)
         return FinalBoundResult(lower: clean.bounds, slopeBytes: bytes, slopes: bestSlopes, betas: bestBetas,
-                                inputCoefficients: clean.inputCoefficients, reluCoefficients: clean.reluCoefficients)
+                                inputCoefficients: clean.inputCoefficients, reluCoefficients: clean.reluCoefficients,
+                                evaluations: done)
     }
 }

@@ -4,6 +4,7 @@ import Foundation
 
 extension BoundMethod: ExpressibleByArgument {}
 extension BoundPrecision: ExpressibleByArgument {}
+extension AlphaScope: ExpressibleByArgument {}
 
 struct Bounds: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,6 +23,7 @@ struct Bounds: ParsableCommand {
         error with --progress, and by itself once a run has taken 2 s when standard error is a \
         terminal.
         JSON keys: method, seconds (bound computation only), margins (file order), minMargin, \
+        evaluations (per region: bound evaluations, fewer than --iterations after an early stop), \
         and with --intermediate, intermediate (per region, a list of {name, shape, lower, upper}).
         """)
 
@@ -42,6 +44,15 @@ struct Bounds: ParsableCommand {
 
     @Option(name: .customLong("lr-decay"), help: "alpha-CROWN: factor applied to the step size after every step.")
     var learningRateDecay: Double = BoundOptions().learningRateDecay
+
+    @Option(help: "alpha-CROWN: stop after this many steps that improved no margin (0: never; auto_LiRPA uses 10).")
+    var patience: Int = 0
+
+    @Flag(help: "alpha-CROWN: stop as soon as every clause of a region is refuted.")
+    var stopWhenRefuted = false
+
+    @Option(help: "alpha-CROWN: optimise the slopes of all bound targets (all: intermediate bounds tighten too) or of the final rows only (final: intermediate bounds fixed at CROWN's; much cheaper per step, looser).")
+    var alphaScope: AlphaScope = .all
 
     @Option(help: "How CROWN and alpha-CROWN bound pre-activations: crown (tighter) or ibp (much cheaper, for large networks).")
     var intermediateMethod: IntermediateMethod = .crown
@@ -73,12 +84,14 @@ struct Bounds: ParsableCommand {
         var seconds: Double
         var margins: [Double]
         var minMargin: Double
+        var evaluations: [Int]
         var intermediate: [[LayerBounds]]?
     }
 
     func run() throws {
         try reportingErrors {
             guard iterations >= 0 else { throw UsageError("--iterations must be >= 0") }
+            guard patience >= 0 else { throw UsageError("--patience must be >= 0") }
             guard learningRate > 0 else { throw UsageError("--lr must be > 0") }
             guard learningRateDecay > 0 && learningRateDecay <= 1 else { throw UsageError("--lr-decay must be in (0, 1]") }
             let network = try loadNetwork(path: model)
@@ -86,8 +99,9 @@ struct Bounds: ParsableCommand {
             let options = BoundOptions(method: method, iterations: iterations, learningRate: learningRate,
                                        learningRateDecay: learningRateDecay,
                                        intermediateMethod: intermediateMethod == .ibp ? .ibp : .crown,
-                                       precision: precision, progress: progressReporter(always: progress))
-            let report = propertyMargins(network: network, property: spec, options: options)
+                                       precision: precision, earlyStop: EarlyStop(patience: patience), alphaScope: alphaScope,
+                                       progress: progressReporter(always: progress))
+            let report = propertyMargins(network: network, property: spec, options: options, stopWhenRefuted: stopWhenRefuted)
             let graph = network.graph
             let layers: [[LayerBounds]]? = intermediate ? report.intermediate.map { bounds in
                 graph.nodes.compactMap { node -> LayerBounds? in
@@ -98,9 +112,10 @@ struct Bounds: ParsableCommand {
             } : nil
             if output.json {
                 return try printJSON(Result(method: method.rawValue, seconds: report.seconds, margins: report.margins,
-                                            minMargin: report.minMargin, intermediate: layers))
+                                            minMargin: report.minMargin, evaluations: report.evaluations, intermediate: layers))
             }
-            print("method \(method.rawValue), \(String(format: "%.4f", report.seconds)) s")
+            let steps = method == .alphaCrown ? ", \(report.evaluations.map(String.init).joined(separator: "/")) evaluations" : ""
+            print("method \(method.rawValue), \(String(format: "%.4f", report.seconds)) s\(steps)")
             for (k, margin) in report.margins.enumerated() {
                 print("clause \(k): margin \(margin)\(margin > 0 ? " (refuted)" : "")")
             }

@@ -35,6 +35,7 @@ public enum BLAS {
         precondition(ldb >= max(1, transB == .none ? n : k), "gemm: ldb \(ldb) too small")
         precondition(ldc >= max(1, n), "gemm: ldc \(ldc) too small")
         if m == 0 || n == 0 { return }
+        WorkCounters.addFlops(2 * m * n * k)
         if k == 0 {
             // C ← beta · C without touching A or B.
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }

@@ -192,6 +192,12 @@ extension Verifier {
 
     /// ReLU-split branch and bound (β-CROWN) for clause `c` of region `r`, refuting constraint
     /// `k`; returns a proof holding one tree.
+    /// Stops the optimisation of a batch of one-row subdomains once every row is above
+    /// `threshold` (all refuted), or after ``patience`` steps without improvement.
+    static func earlyStop(above threshold: Double) -> EarlyStop {
+        EarlyStop(patience: patience, satisfied: { best in best.allSatisfy { $0 > threshold } })
+    }
+
     func reluSplit(region r: Int, clause c: Int, constraint k: Int, rows: RegionRows, intermediate rootBounds: [IntervalBounds?],
                    layout: SlopeLayout, rootSlopes: [Float], rootMargin: Double) -> Outcome {
         var intermediate = rootBounds
@@ -233,7 +239,8 @@ extension Verifier {
             if count > 0 {
                 let start = FinalBoundStart(slopes: layout.expand([layout.compact(root.slopes, rows: 1, column: 0)], graph: graph), betas: [[]])
                 root = propagator.finalBounds(of: spec, lower: region.lower, upper: region.upper, batch: 1, intermediate: intermediate,
-                                              settings: FinalBoundSettings(iterations: settings.alphaIterations, keepReluCoefficients: true),
+                                              settings: FinalBoundSettings(iterations: settings.alphaIterations, keepReluCoefficients: true,
+                                                                           earlyStop: Self.earlyStop(above: threshold)),
                                               start: start)
                 subdomains += 1
                 report(String(format: "region %d clause %d: %d LP tightenings of %d neurons, root margin %.4g", r, c, count, targets.count,
@@ -290,7 +297,8 @@ extension Verifier {
             let result = propagator.finalBounds(
                 of: spec, lower: lower, upper: upper, batch: count, intermediate: tiled, splits: children.map(\.splits),
                 settings: FinalBoundSettings(iterations: settings.babIterations, slopeLearningRate: 0.1, betaLearningRate: 0.1,
-                                             learningRateDecay: 0.98, keepReluCoefficients: true),
+                                             learningRateDecay: 0.98, keepReluCoefficients: true,
+                                             earlyStop: Self.earlyStop(above: threshold)),
                 start: FinalBoundStart(slopes: layout.expand(children.map(\.slopes), graph: graph), betas: children.map(\.betas)))
             subdomains += count
             var candidates = [[Double]]()

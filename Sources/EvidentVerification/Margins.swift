@@ -19,6 +19,9 @@ public struct MarginReport: Sendable {
     public var minMargin: Double { margins.min() ?? .infinity }
     /// Pre-activation and other intermediate bounds, per region.
     public var intermediate: [[IntervalBounds?]]
+    /// Bound evaluations per region with clauses (α-CROWN: its optimisation steps, fewer
+    /// than asked after an early stop; 1 for IBP and CROWN).
+    public var evaluations: [Int] = []
 }
 
 /// A region's output constraints as one linear specification (one row per constraint
@@ -42,18 +45,33 @@ public func specification(of region: InputRegion, outputs: Int) -> (spec: Linear
 /// Computes the margin of every output clause of `property` over its input regions.
 ///
 /// Each region's constraints become the rows of one linear specification, bounded with
-/// `options` over that region's box. A region without clauses contributes no margin.
+/// `options` over that region's box. A region without clauses contributes no margin. With
+/// `stopWhenRefuted`, α-CROWN stops on a region as soon as every one of its clauses is
+/// refuted (besides `options.earlyStop`'s patience).
 public func propertyMargins(network: Network, property: Property, options: BoundOptions = BoundOptions(),
-                            propagator: BoundPropagator? = nil) -> MarginReport {
+                            propagator: BoundPropagator? = nil, stopWhenRefuted: Bool = false) -> MarginReport {
     let propagator = propagator ?? BoundPropagator(graph: network.graph)
     let outputs = network.graph.outputShape.elementCount
     let start = DispatchTime.now().uptimeNanoseconds
     var margins = [Double]()
     var intermediate = [[IntervalBounds?]]()
+    var evaluations = [Int]()
     for region in property.regions {
         guard let (spec, bounds) = specification(of: region, outputs: outputs) else { continue }
+        var options = options
+        if stopWhenRefuted {
+            let sizes = region.clauses.map(\.constraints.count)
+            options.earlyStop.satisfied = { best in
+                var row = 0
+                return sizes.allSatisfy { size in
+                    defer { row += size }
+                    return (row..<(row + size)).contains { best[$0] > bounds[$0] }
+                }
+            }
+        }
         let result = propagator.bounds(of: spec, lower: region.lower, upper: region.upper, batch: 1, options: options)
         intermediate.append(result.intermediate)
+        evaluations.append(result.evaluations)
         var row = 0
         for clause in region.clauses {
             var margin = -Double.infinity
@@ -65,5 +83,6 @@ public func propertyMargins(network: Network, property: Property, options: Bound
         }
     }
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    return MarginReport(method: options.method, seconds: seconds, margins: margins, intermediate: intermediate)
+    return MarginReport(method: options.method, seconds: seconds, margins: margins, intermediate: intermediate,
+                        evaluations: evaluations)
 }

@@ -85,6 +85,8 @@ public final class Verifier: @unchecked Sendable {
     /// Seconds spent in GLPK so far, and of them in MILPs.
     var lpSeconds = 0.0, milpSeconds = 0.0
     var lastProgress: UInt64 = 0
+    /// α-CROWN stops after this many steps that improved no bound (auto_LiRPA's default).
+    static let patience = 10
 
     public init(network: Network, property: Property, modelBinding: FileBinding, propertyBinding: FileBinding,
                 settings: VerifierSettings = VerifierSettings()) {
@@ -256,6 +258,19 @@ public final class Verifier: @unchecked Sendable {
             return Array(spec!.coefficients[(row * outputs)..<((row + 1) * outputs)])
         }
 
+        /// Stops α-CROWN on the rows `columns` (indices into this region's rows, in the call's
+        /// order) once every clause of `clauses` has a constraint refuted, or after
+        /// ``Verifier/patience`` steps without improvement.
+        func earlyStop(_ clauses: [Int], columns: [Int]) -> EarlyStop {
+            let column = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, $0) })
+            let groups = clauses.map { c in
+                (offset[c]..<(c + 1 < offset.count ? offset[c + 1] : thresholds.count)).map { (column: column[$0]!, threshold: thresholds[$0]) }
+            }
+            return EarlyStop(patience: Verifier.patience, satisfied: { best in
+                groups.allSatisfy { group in group.contains { best[$0.column] > $0.threshold } }
+            })
+        }
+
         /// The specification of some rows.
         func rows(_ indices: [Int], outputs: Int) -> LinearSpecification {
             let c = spec!.coefficients
@@ -311,7 +326,8 @@ public final class Verifier: @unchecked Sendable {
             let pendingRows = pending.flatMap { c in (0..<region.clauses[c].constraints.count).map { rows.offset[c] + $0 } }
             let alpha = propagator.finalBounds(of: rows.rows(pendingRows, outputs: outputs), lower: region.lower,
                                                upper: region.upper, batch: 1, intermediate: intermediate,
-                                               settings: FinalBoundSettings(iterations: settings.alphaIterations))
+                                               settings: FinalBoundSettings(iterations: settings.alphaIterations,
+                                                                            earlyStop: rows.earlyStop(pending, columns: pendingRows)))
             var still = [Int]()
             for c in pending {
                 var bestK = 0, bestMargin = -Double.infinity, bestColumn = 0

@@ -91,9 +91,10 @@ private func checkContainment(_ graph: Graph, seed: UInt64, boxes: Int = 2, samp
 @Suite("Bound soundness on random networks")
 struct SoundnessTests {
     static let methods: [BoundOptions] = [BoundOptions(method: .ibp), BoundOptions(method: .crown),
-                                          BoundOptions(method: .alphaCrown, iterations: 5)]
+                                          BoundOptions(method: .alphaCrown, iterations: 5),
+                                          BoundOptions(method: .alphaCrown, iterations: 5, alphaScope: .final)]
 
-    @Test("dense networks", arguments: 0..<4, 0..<3)
+    @Test("dense networks", arguments: 0..<4, 0..<4)
     func dense(seed: Int, method: Int) throws {
         let graph = try RandomNetworks.dense(seed: UInt64(seed), inputs: 5, hidden: [12, 10, 8], outputs: 4)
         try checkContainment(graph, seed: UInt64(100 + seed), options: Self.methods[method])
@@ -108,7 +109,7 @@ struct SoundnessTests {
         try checkContainment(conv, seed: UInt64(400 + seed), boxes: 4, nested: true, options: BoundOptions(method: .crown))
     }
 
-    @Test("convolutional residual networks", arguments: 0..<3, 0..<3)
+    @Test("convolutional residual networks", arguments: 0..<3, 0..<4)
     func convolutional(seed: Int, method: Int) throws {
         let graph = try RandomNetworks.convolutional(seed: UInt64(seed))
         try checkContainment(graph, seed: UInt64(200 + seed), options: Self.methods[method])

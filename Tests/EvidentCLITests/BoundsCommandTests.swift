@@ -37,7 +37,8 @@ struct BoundsCommandTests {
         var points = [zip(region.lower, region.upper).map { ($0 + $1) / 2 }]
         for _ in 0..<32 { points.append(zip(region.lower, region.upper).map { Bool.random(using: &rng) ? $0 : $1 }) }
         let runs = [["ibp"], ["crown"], ["alpha-crown"], ["crown", "--intermediate-method", "ibp"],
-                    ["alpha-crown", "--intermediate-method", "ibp"]]
+                    ["alpha-crown", "--intermediate-method", "ibp"], ["alpha-crown", "--alpha-scope", "final"],
+                    ["alpha-crown", "--patience", "2", "--stop-when-refuted"]]
         for run in runs {
             let method = run[0]
             let json = try Self.bounds(property, ["--method"] + run + ["--iterations", "5"])
@@ -61,6 +62,27 @@ struct BoundsCommandTests {
         let crown = try Self.margins(Self.bounds(property, "--method", "crown"))
         let alpha = try Self.margins(Self.bounds(property, "--method", "alpha-crown", "--iterations", "5"))
         for (c, a) in zip(crown, alpha) { #expect(a >= c - 1e-9, "alpha \(a) < CROWN \(c)") }
+    }
+
+    /// img2 at ε 0.01 is refuted by CROWN already, so `--stop-when-refuted` stops α-CROWN at
+    /// its first evaluation; without it, all 20 run. The margins stay at least CROWN's.
+    @Test("--stop-when-refuted and --patience stop alpha-CROWN early, and evaluations says so")
+    func earlyStop() throws {
+        let property = Self.properties[0]
+        let crown = try Self.bounds(property, "--method", "crown")
+        try #require(try Self.margins(crown).allSatisfy { $0 > 0 }, "the test needs a property CROWN proves")
+        let full = try Self.bounds(property, "--method", "alpha-crown")
+        #expect(full["evaluations"] as? [Int] == [20])
+        let stopped = try Self.bounds(property, "--method", "alpha-crown", "--stop-when-refuted")
+        #expect(stopped["evaluations"] as? [Int] == [1])
+        let patient = try Self.bounds(property, "--method", "alpha-crown", "--alpha-scope", "final", "--patience", "1")
+        let evaluations = try #require(patient["evaluations"] as? [Int])
+        #expect(evaluations.count == 1 && evaluations[0] >= 1 && evaluations[0] <= 20)
+        for json in [stopped, patient] {
+            for (m, c) in zip(try Self.margins(json), try Self.margins(crown)) { #expect(m >= c - 1e-6 * max(1, abs(c)), "\(m) < CROWN \(c)") }
+        }
+        let negative = try CLI.run("bounds", Self.model, property, "--patience=-1")
+        #expect(negative.status == 2 && negative.standardError.contains("--patience must be >= 0"), "\(negative)")
     }
 
     @Test("--precision float32 agrees with float64 up to rounding", arguments: properties)
