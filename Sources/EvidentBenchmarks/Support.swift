@@ -88,6 +88,24 @@ struct Table {
         Swift.print(indent + widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
         for row in rows { Swift.print(line(row)) }
     }
+
+    /// The table in Markdown (GitHub pipe table, the first column left-aligned).
+    var markdown: String {
+        let rule = header.indices.map { $0 == 0 ? "---" : "---:" }
+        return ([header, rule] + rows).map { "| " + $0.joined(separator: " | ") + " |" }.joined(separator: "\n")
+    }
+}
+
+/// Replaces the text between the lines `<!-- NAME:begin -->` and `<!-- NAME:end -->` of the
+/// Markdown file at `path` by `text`.
+func replaceGeneratedSection(_ name: String, in path: String, with text: String) throws {
+    let document = try String(contentsOfFile: path, encoding: .utf8)
+    let begin = "<!-- \(name):begin -->", end = "<!-- \(name):end -->"
+    guard let b = document.range(of: begin), let e = document.range(of: end), b.upperBound <= e.lowerBound else {
+        throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "\(path): no \(begin) ... \(end) section"])
+    }
+    let updated = document[..<b.upperBound] + "\n" + text + "\n" + document[e.lowerBound...]
+    try String(updated).write(toFile: path, atomically: true, encoding: .utf8)
 }
 
 /// Prints a benchmark's one-line summary, recognisable with `grep SUMMARY`.

@@ -368,6 +368,17 @@ func benchmarkSweep(_ settings: BenchmarkSettings) {
         { Double($0.network.width) })
     print("\ngrowth of cost (power-law exponent of time against x; 1 = linear):")
     growth.print()
+    if let path = settings.markdownPath {
+        let text = "Measured \(ISO8601DateFormatter().string(from: Date())) on \(ProcessInfo.processInfo.activeProcessorCount) cores "
+            + "(load average at the end \(loadAverage())); dgemm peak (1 thread) \(String(format: "%.1f", peak)) GFLOP/s.\n\n"
+            + table.markdown + "\n\nGrowth of cost (power-law exponent of time against x; 1 = linear):\n\n" + growth.markdown
+        do {
+            try replaceGeneratedSection("sweep", in: path, with: text)
+            print("wrote the tables into \(path)")
+        } catch {
+            print("sweep: \(error.localizedDescription)")
+        }
+    }
     let worst = rows.map { $0.alphaIteration / $0.crownSeconds }.max() ?? 0
     summary("sweep", "\(rows.count) networks; worst alpha iteration / CROWN pass \(String(format: "%.2f", worst)); dgemm peak \(String(format: "%.1f", peak)) GFLOP/s")
 }

@@ -33,7 +33,7 @@ let defaultScaleModel = "/tmp/resnet18.onnx"
 
 let usage = """
     usage: evident-bench [all|parse|load|forward|crown|alpha|batch|scale|gemm|sweep|verify]... [--repeat N] [--model PATH]
-                         [--instances CSV]... [--filter TEXT] [--timeout-scale X]
+                         [--instances CSV]... [--filter TEXT] [--timeout-scale X] [--markdown FILE]
 
     Prints benchmark figures (run the release build). Benchmarks:
     \(BenchmarkName.allCases.map { "  " + $0.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0) + $0.help }
@@ -49,6 +49,8 @@ let usage = """
       --filter TEXT     verify: only ground-truth rows whose family or property contains TEXT;
                         sweep: only networks whose family or name contains TEXT
       --timeout-scale X verify: multiply every timeout by X (default 1)
+      --markdown FILE   sweep: also write the tables between <!-- sweep:begin --> and
+                        <!-- sweep:end --> in FILE (Docs/Performance.md)
       -h, --help    this message
     The shared benchmarks are looked up at ../shared/benchmarks beside the checkout;
     benchmarks that need them are skipped with a message when they are missing.
@@ -66,6 +68,8 @@ struct BenchmarkSettings {
     var verifyInstances = [String]()
     var verifyFilter: String?
     var timeoutScale = 1.0
+    /// sweep: the Markdown file whose generated section receives the tables.
+    var markdownPath: String?
 
     /// The run count to use: `--repeat` when given, else the benchmark's default.
     func runs(default value: Int) -> Int { repeats ?? value }
@@ -102,6 +106,9 @@ while let argument = arguments.popFirst() {
     case "--timeout-scale":
         guard let text = arguments.popFirst(), let x = Double(text), x > 0 else { exitWithUsage("--timeout-scale needs a positive number") }
         settings.timeoutScale = x
+    case "--markdown":
+        guard let path = arguments.popFirst() else { exitWithUsage("--markdown needs a path") }
+        settings.markdownPath = path
     case "all":
         runAll = true
     default:

@@ -77,11 +77,27 @@ struct AlphaCrownOptimiser {
         return options
     }
 
-    /// The first (CROWN) sweep; fixes the intermediate targets and starts the slopes.
-    mutating func start() -> BoundPropagator.IntermediateSweep {
-        let sweep = propagator.intermediateSweep(box: box, batch: batch, options: options)
+    /// The first (CROWN) sweep, unless given; fixes the intermediate targets and starts the slopes.
+    mutating func start(_ first: BoundPropagator.IntermediateSweep? = nil) -> BoundPropagator.IntermediateSweep {
+        let sweep = first ?? propagator.intermediateSweep(box: box, batch: batch, options: options)
         initialiseSlopes(sweep)
         return sweep
+    }
+
+    /// Bytes of the slopes and Adam moments the optimisation of every target holds after the
+    /// first sweep `sweep` (three Float64 arrays per target and earlier ReLU).
+    static func slopeBytes(_ propagator: BoundPropagator, sweep: BoundPropagator.IntermediateSweep, finalRows: Int) -> Int {
+        let graph = propagator.graph
+        var rowsOf: [ValueID: Int] = [graph.output: finalRows]
+        for (v, t) in sweep.targets { rowsOf[v] = 2 * t.count }
+        var total = 0
+        for (target, rows) in rowsOf {
+            guard let last = propagator.producers[target] else { continue }
+            for node in graph.nodes[0...last] where node.operation == .relu && sweep.relaxations[node.output] != nil {
+                total += 3 * 8 * rows * graph.values[node.output].count
+            }
+        }
+        return total
     }
 
     /// A sweep with the current slopes, and the final bounds it gives.
@@ -90,8 +106,8 @@ struct AlphaCrownOptimiser {
         return (sweep, finalBounds(sweep))
     }
 
-    mutating func run() -> BoundResult {
-        var sweep = start()
+    mutating func run(first: BoundPropagator.IntermediateSweep? = nil) -> BoundResult {
+        var sweep = start(first)
         let targets = sweep.targets
         var best = [Double](repeating: -.infinity, count: rowBox.count)
         var bestSlopes = alpha[graph.output] ?? [:]

@@ -160,6 +160,12 @@ public final class BoundPropagator: @unchecked Sendable {
     /// by an affine node) whose interval bounds are not already exact in real arithmetic,
     /// so that CROWN can improve them.
     let improvableByCrown: [Bool]
+    /// A budget in bytes for the working memory of bound computations (`nil`: none): the rows
+    /// of backward passes are chunked so that the chunks running at once fit it, and α-CROWN
+    /// optimises the final rows only (``AlphaScope/final``) when the slopes of every target
+    /// would not fit. Stored results (bounds, kept coefficients) are not counted. Set it
+    /// before computing bounds, not during.
+    public var memoryBudget: Int?
 
     /// Prepares bound computations on `graph`.
     ///
@@ -243,20 +249,29 @@ public final class BoundPropagator: @unchecked Sendable {
             pass.precision = options.precision
             return BoundResult(lower: pass.run(initial: initial, box: box).bounds, intermediate: all, slopes: [:])
         }
-        if options.method == .alphaCrown && options.alphaScope == .final {
-            let sweep = intermediateSweep(box: box, batch: batch, options: options)
-            let result = finalBounds(of: spec, lower: lower, upper: upper, batch: batch, intermediate: sweep.bounds,
-                                     settings: FinalBoundSettings(iterations: options.iterations,
-                                                                  slopeLearningRate: options.learningRate,
-                                                                  learningRateDecay: options.learningRateDecay,
-                                                                  precision: options.precision, earlyStop: options.earlyStop))
-            return BoundResult(lower: result.lower, intermediate: sweep.bounds, slopes: result.slopes,
-                               evaluations: result.evaluations)
-        }
         if options.method == .alphaCrown {
+            let sweep = intermediateSweep(box: box, batch: batch, options: options)
+            var final = options.alphaScope == .final
+            if !final, let budget = memoryBudget {
+                let bytes = AlphaCrownOptimiser.slopeBytes(self, sweep: sweep, finalRows: rows)
+                if bytes > budget {
+                    options.progress?("alpha-CROWN: the slopes of every target would take \(bytes >> 20) MiB, over the memory budget "
+                                      + "of \(budget >> 20) MiB: optimising the final rows only")
+                    final = true
+                }
+            }
+            if final {
+                let result = finalBounds(of: spec, lower: lower, upper: upper, batch: batch, intermediate: sweep.bounds,
+                                         settings: FinalBoundSettings(iterations: options.iterations,
+                                                                      slopeLearningRate: options.learningRate,
+                                                                      learningRateDecay: options.learningRateDecay,
+                                                                      precision: options.precision, earlyStop: options.earlyStop))
+                return BoundResult(lower: result.lower, intermediate: sweep.bounds, slopes: result.slopes,
+                                   evaluations: result.evaluations)
+            }
             var optimiser = AlphaCrownOptimiser(propagator: self, initial: initial, rowBox: rowBox, box: box, batch: batch,
                                                 options: options)
-            return optimiser.run()
+            return optimiser.run(first: sweep)
         }
         let parents = batch > 1 ? containingBoxes(box, batch: batch) : []
         let sweep = intermediateSweep(box: box, batch: batch, options: options, parents: parents)
@@ -534,11 +549,18 @@ public final class BoundPropagator: @unchecked Sendable {
     }
 
     /// Rows per chunk: enough that a coefficient matrix of the widest value stays within a
-    /// few megabytes (cache-resident), at most 512.
+    /// few megabytes (cache-resident), at most 512; under a ``memoryBudget``, few enough that
+    /// the chunks running at once fit it, down to one row.
     var chunkSize: Int {
         let widest = graph.values.map(\.count).max() ?? 1
-        return max(16, min(512, (1 << 19) / max(1, widest)))
+        let size = max(16, min(512, (1 << 19) / max(1, widest)))
+        guard let budget = memoryBudget else { return size }
+        return max(1, min(size, budget / (Self.bytesPerChunkRow * widest * ProcessInfo.processInfo.activeProcessorCount)))
     }
+
+    /// Bytes a chunk of a backward pass holds per row and element of the widest value: about
+    /// four Float64 matrices (the coefficients, the next ones and the kernels' work buffers).
+    static let bytesPerChunkRow = 4 * 8
 
     /// Splits `rows` into an even number of near-equal chunks of at most ``chunkSize`` rows
     /// (even, so both cores stay busy to the end; a single chunk only for fewer than 32 rows).

@@ -60,6 +60,9 @@ struct Bounds: ParsableCommand {
     @Option(help: "Format of the backward passes' coefficients: float64 or float32 (faster, less precise).")
     var precision: BoundPrecision = .float64
 
+    @Option(help: ArgumentHelp("Working-memory budget (bytes, or with K, M, G): rows are chunked to fit it, and alpha-CROWN optimises the final rows only when every target's slopes would not fit.", valueName: "size"))
+    var maxMemory: MemorySize?
+
     @Flag(help: "Also print the bounds of every pre-activation (ReLU input) value.")
     var intermediate = false
 
@@ -101,7 +104,10 @@ struct Bounds: ParsableCommand {
                                        intermediateMethod: intermediateMethod == .ibp ? .ibp : .crown,
                                        precision: precision, earlyStop: EarlyStop(patience: patience), alphaScope: alphaScope,
                                        progress: progressReporter(always: progress))
-            let report = propertyMargins(network: network, property: spec, options: options, stopWhenRefuted: stopWhenRefuted)
+            let propagator = BoundPropagator(graph: network.graph)
+            propagator.memoryBudget = maxMemory?.bytes
+            let report = propertyMargins(network: network, property: spec, options: options, propagator: propagator,
+                                         stopWhenRefuted: stopWhenRefuted)
             let graph = network.graph
             let layers: [[LayerBounds]]? = intermediate ? report.intermediate.map { bounds in
                 graph.nodes.compactMap { node -> LayerBounds? in

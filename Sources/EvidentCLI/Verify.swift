@@ -46,6 +46,9 @@ struct Verify: ParsableCommand {
                                valueName: "columns"))
     var lpColumns: Int = VerifierSettings().lpColumns
 
+    @Option(help: ArgumentHelp("Working-memory budget of the bound computations (bytes, or with K, M, G): their rows are chunked to fit it.", valueName: "size"))
+    var maxMemory: MemorySize?
+
     @OptionGroup var output: OutputOptions
 
     struct WitnessJSON: Encodable {
@@ -75,8 +78,9 @@ struct Verify: ParsableCommand {
             let modelBinding = FileBinding(path: model, sha256: try InputFile.contentDigest(path: model))
             let propertyBinding = FileBinding(path: property, sha256: try InputFile.contentDigest(path: property))
             guard lpColumns >= 0 else { throw UsageError("--lp-columns must be 0 or more") }
-            let settings = VerifierSettings(timeout: timeout, lpColumns: lpColumns, clockStart: processStart,
+            var settings = VerifierSettings(timeout: timeout, lpColumns: lpColumns, clockStart: processStart,
                                             progress: progressReporter(always: progress))
+            settings.memoryBudget = maxMemory?.bytes
             let outcome = Verifier(network: network, property: spec, modelBinding: modelBinding,
                                    propertyBinding: propertyBinding, settings: settings).run()
             verdict = outcome.verdict

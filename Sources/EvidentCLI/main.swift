@@ -21,6 +21,24 @@ struct OutputOptions: ParsableArguments {
     var json = false
 }
 
+/// A memory size on the command line: bytes, or a number with `K`, `M` or `G` (powers of
+/// 1024), for example `512M` or `1.5G`.
+struct MemorySize: ExpressibleByArgument {
+    var bytes: Int
+
+    init?(argument: String) {
+        let text = argument.uppercased()
+        let units: [Character: Double] = ["K": 1024, "M": 1024 * 1024, "G": 1024 * 1024 * 1024]
+        var number = Substring(text), scale = 1.0
+        if let last = text.last, let unit = units[last] {
+            number = text.dropLast()
+            scale = unit
+        }
+        guard let value = Double(number), value.isFinite, value > 0, value * scale < 9e18 else { return nil }
+        bytes = Int(value * scale)
+    }
+}
+
 /// A usage mistake reported as a one-line error (argument-parser's `ValidationError`
 /// would append the whole usage text).
 struct UsageError: LocalizedError {

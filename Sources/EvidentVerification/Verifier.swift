@@ -39,6 +39,8 @@ public struct VerifierSettings: Sendable {
     /// When the time limit starts, in `DispatchTime` uptime nanoseconds (`nil`: when the
     /// verifier is created). The CLI passes its process's start, so that loading counts.
     public var clockStart: UInt64?
+    /// Working-memory budget of the bound computations in bytes (``BoundPropagator/memoryBudget``).
+    public var memoryBudget: Int?
     /// Called with one-line progress reports (at most about once a second).
     public var progress: (@Sendable (String) -> Void)?
 
@@ -96,6 +98,7 @@ public final class Verifier: @unchecked Sendable {
         self.propertyBinding = propertyBinding
         self.settings = settings
         propagator = BoundPropagator(graph: network.graph)
+        propagator.memoryBudget = settings.memoryBudget
         attack = Attack(graph: network.graph, property: property)
         start = settings.clockStart ?? DispatchTime.now().uptimeNanoseconds
         let seconds = max(0, settings.timeout)

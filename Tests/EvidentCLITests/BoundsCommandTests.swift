@@ -85,6 +85,26 @@ struct BoundsCommandTests {
         #expect(negative.status == 2 && negative.standardError.contains("--patience must be >= 0"), "\(negative)")
     }
 
+    /// Under a budget rows are chunked (down to one row), which changes no margin beyond
+    /// rounding; a budget too small for every target's slopes turns α-CROWN into the
+    /// final-rows scope, and says so.
+    @Test("--max-memory chunks rows and falls back to the final-rows scope")
+    func maxMemory() throws {
+        let property = Self.properties[1]
+        let crown = try Self.margins(Self.bounds(property, "--method", "crown"))
+        let chunked = try Self.margins(Self.bounds(property, "--method", "crown", "--max-memory", "1K"))
+        for (a, b) in zip(chunked, crown) { #expect(abs(a - b) <= 1e-9 * max(1, abs(b)), "chunked \(a), default \(b)") }
+        let final = try Self.margins(Self.bounds(property, "--method", "alpha-crown", "--iterations", "5", "--max-memory", "1K",
+                                                 "--alpha-scope", "final"))
+        let result = try CLI.run("bounds", Self.model, property, "--method", "alpha-crown", "--iterations", "5", "--max-memory", "1K",
+                                 "--progress", "--json")
+        #expect(result.status == 0, "\(result)")
+        #expect(result.standardError.contains("over the memory budget"), "\(result)")
+        #expect(try Self.margins(CLI.jsonObject(result)) == final)
+        let bad = try CLI.run("bounds", Self.model, property, "--max-memory", "12Q")
+        #expect(bad.status != 0 && bad.standardError.contains("12Q"), "\(bad)")
+    }
+
     @Test("--precision float32 agrees with float64 up to rounding", arguments: properties)
     func float32(_ property: String) throws {
         for method in ["crown", "alpha-crown"] {
