@@ -172,15 +172,28 @@ struct SweepRow {
     var alphaMargin: Double
     var finalMargin: Double
     var peakBytes: Int?
+    var alphaPhases: AlphaPhases?
 
     /// One α-CROWN evaluation (a sweep of intermediate bounds and the final rows).
     var alphaIteration: Double { alphaSeconds / Double(max(1, alphaEvaluations)) }
 }
 
-/// Resets the peak resident set (VmHWM) to the current one (Linux `clear_refs`), so that a
-/// peak read later belongs to what ran since.
+#if os(Linux)
+/// glibc's `malloc_trim` (not exported by the Glibc module).
+@_silgen_name("malloc_trim")
+func mallocTrim(_ pad: Int) -> Int32
+#endif
+
+/// Returns freed memory to the system (`malloc_trim`) and resets the peak resident set
+/// (VmHWM) to the current one (Linux `clear_refs`), so that a peak read later belongs to what
+/// ran since, on top of what is still allocated.
 func resetPeakMemory() {
-    try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+    #if os(Linux)
+    _ = mallocTrim(0)
+    #endif
+    guard let file = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return }
+    file.write(Data("5".utf8))
+    try? file.close()
 }
 
 /// Fraction of ReLU pre-activations that are unstable (bounds strictly straddle 0).
@@ -250,7 +263,7 @@ func measureSweep(_ network: SweepNetwork, settings: BenchmarkSettings) throws -
                     crownPasses: counts.passes, crownRows: counts.rows, crownFlops: counts.flops,
                     alphaSeconds: alphaSeconds, alphaEvaluations: alpha.evaluations, finalSeconds: finalSeconds,
                     finalEvaluations: final.evaluations, crownMargin: crown!.lower.min()!, alphaMargin: alpha.lower.min()!,
-                    finalMargin: final.lower.min()!, peakBytes: memoryUsage()?.peak)
+                    finalMargin: final.lower.min()!, peakBytes: memoryUsage()?.peak, alphaPhases: alpha.alphaPhases)
 }
 
 enum BenchmarkError: Error, CustomStringConvertible {
@@ -327,7 +340,7 @@ func benchmarkSweep(_ settings: BenchmarkSettings) {
     networks += realSweepNetworks().filter { settings.verifyFilter == nil || $0.name.contains(settings.verifyFilter!) }
     var rows = [SweepRow]()
     var table = Table("family", "network", "ReLU layers", "neurons", "unstable", "eps", "CROWN s", "passes", "s/pass", "GFLOP/s",
-                      "% peak", "alpha full s", "full iter / CROWN", "alpha final s", "final iter / CROWN",
+                      "% peak", "alpha full s", "full iter / CROWN", "sweep/final/grad/step %", "alpha final s", "final iter / CROWN",
                       "margin CROWN", "full", "final", "peak mem")
     for network in networks {
         do {
@@ -340,6 +353,10 @@ func benchmarkSweep(_ settings: BenchmarkSettings) {
                       String(format: "%.2g", row.crownSeconds / Double(max(1, row.crownPasses))),
                       String(format: "%.1f", gflops), String(format: "%.0f%%", 100 * gflops / peak),
                       formatNumber(row.alphaSeconds), String(format: "%.2f", row.alphaIteration / row.crownSeconds),
+                      row.alphaPhases.map { p in
+                          [p.sweeps, p.finalRows, p.gradients, p.steps].map { String(format: "%.0f", 100 * $0 / max(1e-9, row.alphaSeconds)) }
+                              .joined(separator: "/")
+                      } ?? "-",
                       formatNumber(row.finalSeconds),
                       String(format: "%.2f", row.finalSeconds / Double(max(1, row.finalEvaluations)) / row.crownSeconds),
                       formatNumber(row.crownMargin), formatNumber(row.alphaMargin), formatNumber(row.finalMargin),

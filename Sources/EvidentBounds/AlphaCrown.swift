@@ -115,14 +115,23 @@ struct AlphaCrownOptimiser {
         // auto_LiRPA counts iterations: its last step is never evaluated).
         let evaluations = max(1, options.iterations)
         var done = 0, stale = 0
+        var phases = AlphaPhases()
+        var clock = DispatchTime.now().uptimeNanoseconds
+        func lap(_ phase: WritableKeyPath<AlphaPhases, Double>) {
+            let now = DispatchTime.now().uptimeNanoseconds
+            phases[keyPath: phase] += Double(now - clock) / 1e9
+            clock = now
+        }
         for iteration in 0..<evaluations {
             if iteration > 0 {
                 // Intermediate bounds are intersected with every earlier sweep's (all valid);
                 // gradients pass straight through to the CROWN rows (see `slopeGradients`).
                 sweep = propagator.intermediateSweep(box: box, batch: batch, options: quiet, fixedTargets: targets,
                                                      slopes: alpha, previous: sweep.bounds)
+                lap(\.sweeps)
             }
             let final = finalBounds(sweep)
+            lap(\.finalRows)
             done += 1
             var improved = [Int]()
             for r in 0..<rowBox.count where final[r] > best[r] {
@@ -140,7 +149,10 @@ struct AlphaCrownOptimiser {
                 }
             }
             if iteration == evaluations - 1 || options.earlyStop.stops(best: best, stale: stale) { break }
-            adamStep(slopeGradients(sweep), targets: targets, step: Double(iteration + 1))
+            let gradients = slopeGradients(sweep)
+            lap(\.gradients)
+            adamStep(gradients, targets: targets, step: Double(iteration + 1))
+            lap(\.steps)
         }
         // A last pass with the intersected intermediate bounds and the best slopes per row.
         let relaxations = propagator.relaxations(for: sweep.bounds, batch: batch)
@@ -149,51 +161,79 @@ struct AlphaCrownOptimiser {
             .dense(columns(initial, rows: rowBox.count, Array(range)))
         }.bounds
         for r in 0..<rowBox.count { best[r] = max(best[r], polished[r]) }
-        return BoundResult(lower: best, intermediate: sweep.bounds, slopes: bestSlopes, evaluations: done)
+        lap(\.finalRows)
+        return BoundResult(lower: best, intermediate: sweep.bounds, slopes: bestSlopes, evaluations: done, alphaPhases: phases)
     }
 
     /// One projected Adam ascent step on the rows that have received gradients.
     ///
     /// Only rows and neurons that have ever received a non-zero gradient move (the others
-    /// have zero moments, so Adam would leave them in place anyway). Each array is taken out
-    /// of its dictionary while it is updated, so it is uniquely referenced and updated in
-    /// place rather than copied.
+    /// have zero moments, so Adam would leave them in place anyway). The slope arrays are
+    /// taken out of their dictionaries (so each is uniquely referenced and updated in place,
+    /// not copied) and updated in parallel, one (target, ReLU) pair per task.
     private mutating func adamStep(_ gradients: [ValueID: TargetGradient], targets: [ValueID: BoundPropagator.CrownTargets],
                                    step: Double) {
         let (beta1, beta2, epsilon) = (0.9, 0.999, 1e-8)
         let correction1 = 1 - pow(beta1, step), correction2 = 1 - pow(beta2, step)
         let rate = options.learningRate * pow(options.learningRateDecay, step - 1)
+        /// One array to update: its slopes and Adam state, and the rows that move.
+        struct Task {
+            var target: ValueID, relu: ValueID
+            var slopes: [Double], state: AdamState
+            var gradient: [Double], rows: Int, width: Int
+            var column: [Int], moving: [Int]
+        }
+        var tasks = [Task]()
         for (target, gradient) in gradients {
             let rows = rowCount(target, targets)
             var rowMoves = movingRows.removeValue(forKey: target) ?? [Bool](repeating: false, count: rows)
             for r in gradient.rows { rowMoves[r] = true }
-            let moving = rowMoves.indices.filter { rowMoves[$0] }
             movingRows[target] = rowMoves
+            let moving = rowMoves.indices.filter { rowMoves[$0] }
             var column = [Int](repeating: -1, count: rows)
             for (k, r) in gradient.rows.enumerated() { column[r] = k }
-            let width = gradient.rows.count
             guard var slopes = alpha.removeValue(forKey: target) else { continue }
             var states = adam.removeValue(forKey: target) ?? [:]
             for u in Array(slopes.keys) {
-                var a = slopes.removeValue(forKey: u)!
+                let a = slopes.removeValue(forKey: u)!
                 let size = a.count / max(rows, 1)
-                var state = states.removeValue(forKey: u)
+                let state = states.removeValue(forKey: u)
                     ?? AdamState(firstMoment: [Double](repeating: 0, count: a.count),
                                  secondMoment: [Double](repeating: 0, count: a.count),
                                  movingNeuron: [Bool](repeating: false, count: size))
-                let g = gradient.values[u] ?? []
+                tasks.append(Task(target: target, relu: u, slopes: a, state: state, gradient: gradient.values[u] ?? [],
+                                  rows: rows, width: gradient.rows.count, column: column, moving: moving))
+            }
+        }
+        tasks.withUnsafeMutableBufferPointer { all in
+            let all = UnsafeMutableBufferPointerBox(all)
+            DispatchQueue.concurrentPerform(iterations: all.buffer.count) { t in
+                let task = all.buffer.baseAddress! + t
+                let (rows, width, g) = (task.pointee.rows, task.pointee.width, task.pointee.gradient)
+                let size = task.pointee.slopes.count / max(rows, 1)
                 if !g.isEmpty {
-                    for e in 0..<size where !state.movingNeuron[e] {
+                    for e in 0..<size where !task.pointee.state.movingNeuron[e] {
                         for k in 0..<width where g[e * width + k] != 0 {
-                            state.movingNeuron[e] = true
+                            task.pointee.state.movingNeuron[e] = true
                             break
                         }
                     }
                 }
-                a.withUnsafeMutableBufferPointer { a in
-                    state.firstMoment.withUnsafeMutableBufferPointer { m in
-                        state.secondMoment.withUnsafeMutableBufferPointer { s in
-                            for e in 0..<size where state.movingNeuron[e] {
+                let column = task.pointee.column, moving = task.pointee.moving, movingNeuron = task.pointee.state.movingNeuron
+                // Moved out, so that each array is uniquely referenced while updated.
+                var slopes = task.pointee.slopes, first = task.pointee.state.firstMoment, second = task.pointee.state.secondMoment
+                task.pointee.slopes = []
+                task.pointee.state.firstMoment = []
+                task.pointee.state.secondMoment = []
+                defer {
+                    task.pointee.slopes = slopes
+                    task.pointee.state.firstMoment = first
+                    task.pointee.state.secondMoment = second
+                }
+                slopes.withUnsafeMutableBufferPointer { a in
+                    first.withUnsafeMutableBufferPointer { m in
+                        second.withUnsafeMutableBufferPointer { s in
+                            for e in 0..<size where movingNeuron[e] {
                                 for r in moving {
                                     let i = e * rows + r
                                     let gi = (!g.isEmpty && column[r] >= 0) ? g[e * width + column[r]] : 0
@@ -207,11 +247,11 @@ struct AlphaCrownOptimiser {
                         }
                     }
                 }
-                slopes[u] = a
-                states[u] = state
             }
-            alpha[target] = slopes
-            adam[target] = states
+        }
+        for task in tasks {
+            alpha[task.target, default: [:]][task.relu] = task.slopes
+            adam[task.target, default: [:]][task.relu] = task.state
         }
     }
 

@@ -140,6 +140,20 @@ public struct BoundResult: Sendable {
     /// For α-CROWN: the bound evaluations made (fewer than the iterations asked for after an
     /// early stop); 1 for IBP and CROWN.
     public var evaluations: Int = 1
+    /// For α-CROWN over every target: where its time went (the first, CROWN, sweep excluded).
+    public var alphaPhases: AlphaPhases? = nil
+}
+
+/// Seconds of a full α-CROWN optimisation by phase.
+public struct AlphaPhases: Sendable {
+    /// Sweeps of intermediate bounds with the current slopes (after the first).
+    public var sweeps = 0.0
+    /// The final rows' backward passes (one per evaluation, and the last with the best slopes).
+    public var finalRows = 0.0
+    /// The gradients: backward passes recording coefficients and the relaxed forward passes.
+    public var gradients = 0.0
+    /// The Adam steps.
+    public var steps = 0.0
 }
 
 /// Bound propagation over a graph: IBP, CROWN and α-CROWN, batched over input boxes.
@@ -631,9 +645,9 @@ func columns(_ matrix: [Double], rows: Int, _ indices: [Int]) -> [Double] {
 }
 
 /// Lets concurrent chunks write disjoint parts of one buffer.
-struct UnsafeMutableBufferPointerBox: @unchecked Sendable {
-    let buffer: UnsafeMutableBufferPointer<Double>
-    init(_ buffer: UnsafeMutableBufferPointer<Double>) { self.buffer = buffer }
+struct UnsafeMutableBufferPointerBox<Element>: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<Element>
+    init(_ buffer: UnsafeMutableBufferPointer<Element>) { self.buffer = buffer }
 }
 
 /// The relaxation of one nonlinear node.
