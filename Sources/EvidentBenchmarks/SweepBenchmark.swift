@@ -196,17 +196,6 @@ func resetPeakMemory() {
     try? file.close()
 }
 
-/// Fraction of ReLU pre-activations that are unstable (bounds strictly straddle 0).
-func unstableNeurons(_ graph: Graph, _ bounds: [IntervalBounds?]) -> (unstable: Int, total: Int) {
-    var unstable = 0, total = 0
-    for node in graph.nodes where node.operation == .relu {
-        guard let b = bounds[node.inputs[0]] else { continue }
-        total += b.lower.count
-        unstable += zip(b.lower, b.upper).filter { $0 < 0 && $1 > 0 }.count
-    }
-    return (unstable, total)
-}
-
 /// ε (L∞ radius around the centre, clipped to nothing) at which CROWN leaves 8–25% of the
 /// ReLU neurons unstable: geometric bisection from 1e-5 to 0.3, at most 10 CROWN sweeps.
 func calibrateEpsilon(_ propagator: BoundPropagator, centre: [Double]) -> Double {
@@ -214,7 +203,7 @@ func calibrateEpsilon(_ propagator: BoundPropagator, centre: [Double]) -> Double
     var epsilon = 1e-3
     for _ in 0..<10 {
         let bounds = propagator.intermediateBounds(lower: centre.map { $0 - epsilon }, upper: centre.map { $0 + epsilon }, batch: 1)
-        let (unstable, total) = unstableNeurons(propagator.graph, bounds)
+        let (unstable, total) = unstableReluNeurons(propagator.graph, bounds)
         let fraction = Double(unstable) / Double(max(1, total))
         if fraction >= 0.08 && fraction <= 0.25 { return epsilon }
         if fraction < 0.08 { low = epsilon } else { high = epsilon }
@@ -253,7 +242,7 @@ func measureSweep(_ network: SweepNetwork, settings: BenchmarkSettings) throws -
         counts = (passes.count, passes.rows, WorkCounters.flops)
         if crown!.lower.contains(where: { !$0.isFinite }) { throw BenchmarkError.nonFinite(network.name) }
     }
-    let (unstable, total) = unstableNeurons(network.graph, crown!.intermediate)
+    let (unstable, total) = unstableReluNeurons(network.graph, crown!.intermediate)
     let alphaOptions = BoundOptions(method: .alphaCrown, iterations: 20)
     var finalOptions = alphaOptions
     finalOptions.alphaScope = .final

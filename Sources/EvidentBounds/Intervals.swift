@@ -89,3 +89,15 @@ enum IntervalArithmetic {
         }
     }
 }
+
+/// ReLU neurons whose pre-activation bounds strictly straddle 0 (unstable), and all ReLU
+/// neurons with bounds, over every box of `bounds` (indexed by value, as bound results are).
+public func unstableReluNeurons(_ graph: Graph, _ bounds: [IntervalBounds?]) -> (unstable: Int, total: Int) {
+    var unstable = 0, total = 0
+    for node in graph.nodes where node.operation == .relu {
+        guard let b = bounds[node.inputs[0]] else { continue }
+        total += b.lower.count
+        for (l, u) in zip(b.lower, b.upper) where l < 0 && u > 0 { unstable += 1 }
+    }
+    return (unstable, total)
+}

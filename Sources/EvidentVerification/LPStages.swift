@@ -142,11 +142,9 @@ extension Verifier {
     func milpSearch(_ clauses: [Int], region r: Int, rows: RegionRows, bounds: [IntervalBounds?])
         -> (counterexample: Counterexample?, holds: [Int]) {
         let region = property.regions[r]
-        let unstable = graph.nodes.filter { $0.operation == .relu }.reduce(0) { total, node in
-            guard let b = bounds[node.inputs[0]] else { return total }
-            return total + zip(b.lower, b.upper).filter { $0 < 0 && $1 > 0 }.count
-        }
-        guard settings.milpBinaries > 0, settings.lpColumns > 0, unstable <= settings.milpBinaries, lpTimeLeft > 0.05,
+        guard settings.milpBinaries > 0, settings.lpColumns > 0 else { return (nil, []) }
+        let unstable = unstableReluNeurons(graph, bounds).unstable
+        guard unstable <= settings.milpBinaries, lpTimeLeft > 0.05,
               let lp = canonicalLP(bounds, lower: region.lower, upper: region.upper, columnLimit: settings.lpColumns) else {
             return (nil, [])
         }

@@ -42,6 +42,12 @@ public func specification(of region: InputRegion, outputs: Int) -> (spec: Linear
     return (LinearSpecification(rows: bounds.count, coefficients: coefficients), bounds)
 }
 
+/// An early-stop test for α-CROWN: true once every clause (one group of rows, each a column
+/// of the call's bounds with its constraint's `d`) has a row whose bound exceeds its `d`.
+func everyClauseRefuted(_ clauses: [[(column: Int, threshold: Double)]]) -> @Sendable ([Double]) -> Bool {
+    { best in clauses.allSatisfy { clause in clause.contains { best[$0.column] > $0.threshold } } }
+}
+
 /// Computes the margin of every output clause of `property` over its input regions.
 ///
 /// Each region's constraints become the rows of one linear specification, bounded with
@@ -60,14 +66,11 @@ public func propertyMargins(network: Network, property: Property, options: Bound
         guard let (spec, bounds) = specification(of: region, outputs: outputs) else { continue }
         var options = options
         if stopWhenRefuted {
-            let sizes = region.clauses.map(\.constraints.count)
-            options.earlyStop.satisfied = { best in
-                var row = 0
-                return sizes.allSatisfy { size in
-                    defer { row += size }
-                    return (row..<(row + size)).contains { best[$0] > bounds[$0] }
-                }
-            }
+            var row = 0
+            options.earlyStop.satisfied = everyClauseRefuted(region.clauses.map { clause in
+                defer { row += clause.constraints.count }
+                return (row..<(row + clause.constraints.count)).map { (column: $0, threshold: bounds[$0]) }
+            })
         }
         let result = propagator.bounds(of: spec, lower: region.lower, upper: region.upper, batch: 1, options: options)
         intermediate.append(result.intermediate)

@@ -269,9 +269,7 @@ public final class Verifier: @unchecked Sendable {
             let groups = clauses.map { c in
                 (offset[c]..<(c + 1 < offset.count ? offset[c + 1] : thresholds.count)).map { (column: column[$0]!, threshold: thresholds[$0]) }
             }
-            return EarlyStop(patience: Verifier.patience, satisfied: { best in
-                groups.allSatisfy { group in group.contains { best[$0.column] > $0.threshold } }
-            })
+            return EarlyStop(patience: Verifier.patience, satisfied: everyClauseRefuted(groups))
         }
 
         /// The specification of some rows.
