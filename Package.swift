@@ -23,9 +23,11 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // libpng (libpng-dev) behind a small C wrapper: libpng reports errors by longjmp.
+        .target(name: "CPNG", linkerSettings: [.linkedLibrary("png")]),
 
         // The pipeline, one module per concern.
-        .target(name: "EvidentIO", dependencies: ["CZlib", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "EvidentIO", dependencies: ["CZlib", "CPNG", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "EvidentSoundArithmetic"),
         .target(name: "EvidentIR"),
         .target(name: "EvidentONNX",
@@ -47,10 +49,14 @@ let package = Package(
         .target(name: "EvidentVerification",
                 dependencies: ["EvidentIR", "EvidentVNNLib", "EvidentEval", "EvidentBounds", "EvidentLP",
                                "EvidentCertificate", "EvidentChecker"]),
+        // Explanations: EVA attribution maps with certified bounds, heatmaps.
+        .target(name: "EvidentExplanations",
+                dependencies: ["EvidentIR", "EvidentIO", "EvidentEval", "EvidentBounds", "EvidentCertificate", "EvidentChecker",
+                               "EvidentVerification"]),
         .target(name: "Evident",
                 dependencies: ["EvidentIR", "EvidentIO", "EvidentONNX", "EvidentNNet", "EvidentVNNLib", "EvidentEval",
                                "EvidentLP", "EvidentBounds", "EvidentCertificate", "EvidentChecker",
-                               "EvidentVerification"]),
+                               "EvidentVerification", "EvidentExplanations"]),
         .executableTarget(name: "EvidentCLI",
                           dependencies: ["Evident", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "EvidentBenchmarks", dependencies: ["Evident", "EvidentTestSupport"]),
@@ -73,6 +79,7 @@ let package = Package(
                     dependencies: ["EvidentTestSupport", "Evident", .product(name: "BigInt", package: "BigInt")]),
         .testTarget(name: "EvidentVerificationTests", dependencies: ["EvidentTestSupport", "Evident"]),
         .testTarget(name: "EvidentCLITests", dependencies: ["EvidentTestSupport", "Evident"]),
+        .testTarget(name: "EvidentExplanationsTests", dependencies: ["EvidentTestSupport", "Evident"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-if ! dpkg -s libglpk-dev libopenblas-dev zlib1g-dev >/dev/null 2>&1; then
+if ! dpkg -s libglpk-dev libopenblas-dev zlib1g-dev libpng-dev >/dev/null 2>&1; then
     $SUDO apt-get update
-    $SUDO apt-get install -y libglpk-dev libopenblas-dev zlib1g-dev
+    $SUDO apt-get install -y libglpk-dev libopenblas-dev zlib1g-dev libpng-dev
 fi
 swift build -c release --product evident
 EVIDENT=.build/release/evident
@@ -22,6 +22,10 @@ $EVIDENT verify "$NET" Specs/digits_resnet_img2_eps0.02.vnnlib --timeout 60 --ce
 echo "== evident verify $NET Specs/digits_resnet_img866_eps0.1.vnnlib --witness /tmp/evident-img866.counterexample"
 $EVIDENT verify "$NET" Specs/digits_resnet_img866_eps0.1.vnnlib --timeout 60 --witness /tmp/evident-img866.counterexample \
     --certificate /tmp/evident-img866.proof || true
-echo "== evident check /tmp/evident-img2.proof, then every saved proof in Proofs/"
+echo "== evident eva $NET --input Networks/digits_resnet/example_input.txt --epsilon 0.02 --features pixels --out /tmp/evident-eva"
+echo "   (which pixels the decision provably depends on: /tmp/evident-eva/heatmap.png, scores.json, eva.proof)"
+$EVIDENT eva "$NET" --input Networks/digits_resnet/example_input.txt --epsilon 0.02 --features pixels --out /tmp/evident-eva
+echo "== evident check /tmp/evident-img2.proof and /tmp/evident-eva/eva.proof, then every saved proof in Proofs/"
 $EVIDENT check /tmp/evident-img2.proof
+$EVIDENT check /tmp/evident-eva/eva.proof
 $EVIDENT check Proofs/

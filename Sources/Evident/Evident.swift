@@ -10,3 +10,4 @@
 @_exported import EvidentCertificate
 @_exported import EvidentChecker
 @_exported import EvidentVerification
+@_exported import EvidentExplanations

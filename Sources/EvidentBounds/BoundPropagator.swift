@@ -46,6 +46,12 @@ public struct BoundOptions: Sendable {
     public var earlyStop: EarlyStop
     /// α-CROWN: which slopes are optimised (by default every target's).
     public var alphaScope: AlphaScope
+    /// CROWN over several boxes: a box inside another box of the batch (differing in few
+    /// coordinates) takes its intermediate bounds from that box's linear bounds,
+    /// re-concretised, instead of CROWN rows of its own (see "Batching over boxes" in
+    /// Docs/Bounds.md: much cheaper, sometimes looser). `false` bounds every box by itself,
+    /// exactly as a one-box call would.
+    public var sharesContainingBoxes: Bool = true
     /// Called with a one-line description of each step of a long computation (each
     /// pre-activation value given CROWN bounds, each α-CROWN iteration), from the calling
     /// thread.
@@ -287,7 +293,7 @@ public final class BoundPropagator: @unchecked Sendable {
                                                 options: options)
             return optimiser.run(first: sweep)
         }
-        let parents = batch > 1 ? containingBoxes(box, batch: batch) : []
+        let parents = batch > 1 && options.sharesContainingBoxes ? containingBoxes(box, batch: batch) : []
         let sweep = intermediateSweep(box: box, batch: batch, options: options, parents: parents)
         let (lowerBounds, _) = backwardInChunks(target: graph.output, rowBox: rowBox, box: box, relaxations: sweep.relaxations,
                                                 precision: options.precision) { range in

@@ -101,8 +101,9 @@ extension BoundPropagator {
                                    known: [IntervalBounds?]? = nil, options: BoundOptions = BoundOptions()) -> [IntervalBounds?] {
         precondition(lower.count == batch * inputSize && upper.count == lower.count, "intermediateBounds: box size mismatch")
         precondition(known.map { $0.count == graph.values.count } ?? true, "intermediateBounds: one entry per value")
-        return intermediateSweep(box: IntervalBounds(lower: lower, upper: upper), batch: batch, options: options,
-                                 previous: known, splits: splits).bounds
+        let box = IntervalBounds(lower: lower, upper: upper)
+        let parents = batch > 1 && splits.isEmpty && options.sharesContainingBoxes ? containingBoxes(box, batch: batch) : []
+        return intermediateSweep(box: box, batch: batch, options: options, previous: known, parents: parents, splits: splits).bounds
     }
 
     /// Lower bounds of `spec · y` over each box, with the intermediate (pre-activation) bounds

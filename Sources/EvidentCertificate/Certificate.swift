@@ -251,7 +251,7 @@ public struct Box: Equatable, Sendable {
 }
 
 /// One coordinate of a base box replaced.
-public struct BoxOverride: Equatable, Sendable {
+public struct BoxOverride: Hashable, Sendable {
     public var index: UInt32
     public var lower: Double
     public var upper: Double
@@ -286,9 +286,16 @@ public struct BoundClaim: Equatable, Sendable {
     /// When set, intermediate bounds are those of the base box alone (valid on the claim's
     /// region, which lies inside it), not recomputed over the claim's region.
     public var reuseBaseIntermediates: Bool
+    /// When set, the region's intermediate bounds are its own interval bounds intersected with
+    /// the base box's bounds and with the base box's CROWN rows re-concretised over the region
+    /// (Docs/certificates.md, "Bound claims"): tighter than reusing the base's, far cheaper
+    /// than the region's own CROWN rows when the region differs from the base in few inputs.
+    public var sharesBaseRows: Bool
 
     public init(box: UInt32, overrides: [BoxOverride] = [], coefficients: [Double], sense: ClaimSense, value: Double,
-                slopes: [UInt8]? = nil, reuseBaseIntermediates: Bool = false) {
+                slopes: [UInt8]? = nil, reuseBaseIntermediates: Bool = false, sharesBaseRows: Bool = false) {
+        precondition(!(reuseBaseIntermediates && sharesBaseRows), "BoundClaim: reuse and share exclude each other")
+        self.sharesBaseRows = sharesBaseRows
         self.box = box
         self.overrides = overrides
         self.coefficients = coefficients

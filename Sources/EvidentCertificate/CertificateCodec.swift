@@ -266,7 +266,7 @@ struct ByteWriter {
         doubles(c.coefficients)
         u8(c.sense.rawValue)
         f64(c.value)
-        u8((c.slopes != nil ? 1 : 0) | (c.reuseBaseIntermediates ? 2 : 0))
+        u8((c.slopes != nil ? 1 : 0) | (c.reuseBaseIntermediates ? 2 : 0) | (c.sharesBaseRows ? 4 : 0))
         if let slopes = c.slopes { slopeBytes(slopes) }
     }
 }
@@ -443,9 +443,13 @@ struct ByteReader {
         let value = try f64("a claim value")
         let flagsOffset = offset
         let flags = try u8("claim flags")
-        guard flags & ~3 == 0 else { throw malformed("claim flags \(flags) have unknown bits", at: flagsOffset) }
+        guard flags & ~7 == 0 else { throw malformed("claim flags \(flags) have unknown bits", at: flagsOffset) }
+        guard flags & 6 != 6 else {
+            throw malformed("claim flags \(flags) ask both to reuse the base box's intermediate bounds and to share its rows",
+                            at: flagsOffset)
+        }
         let slopes = flags & 1 != 0 ? try slopeBytes() : nil
         return BoundClaim(box: box, overrides: overrides, coefficients: coefficients, sense: sense, value: value,
-                          slopes: slopes, reuseBaseIntermediates: flags & 2 != 0)
+                          slopes: slopes, reuseBaseIntermediates: flags & 2 != 0, sharesBaseRows: flags & 4 != 0)
     }
 }

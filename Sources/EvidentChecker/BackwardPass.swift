@@ -41,6 +41,15 @@ struct SlopeLayout: Sendable {
 struct RowBound: Sendable {
     var lower: Double
     var failure: String?
+    /// The same row's bound concretised over each child box of its box (see
+    /// ``BackwardPass/children``), in order.
+    var children: [Double] = []
+}
+
+/// A box inside another box of a pass, and the input coordinates where the two differ.
+struct ChildBox: Sendable {
+    var box: Int
+    var differing: [Int]
 }
 
 /// A sound CROWN backward pass (Docs/certificates.md, "Refutations"; Soundness.md, "The
@@ -73,6 +82,13 @@ struct BackwardPass {
     var layout = SlopeLayout()
     /// Explicit slope bytes (`layout.count` each), indexed by `row.slopes`.
     var slopeBytes: [[UInt8]] = []
+    /// Per box index: boxes inside it over which its rows are also concretised. A row's
+    /// linear bound `Λ x + k` holds on all of its box, so on every box inside it; its bound
+    /// over a child differs only in the coordinates where the boxes differ, so the child's
+    /// constant is the row's, minus those coordinates' terms over the box, plus their terms
+    /// over the child, and its rounding is charged as a dot product with two more terms per
+    /// differing coordinate (all of whose magnitudes enter the sum of magnitudes).
+    var children: [[ChildBox]] = []
 
     init(model: CheckerModel, state: BoundState, target: ValueID, boxes: [ValueBounds]) {
         self.init(model: model, states: [state], target: target, boxes: boxes)
@@ -159,6 +175,10 @@ private struct ChunkPass {
     /// Per row: why it failed, if it did.
     var failure: [String?]
     var slots: [Slot?]
+    /// Per row, per child box of its box: the constant and the sum of magnitudes after the
+    /// child's concretisation (empty until ``concretize(_:)`` runs).
+    var childConstant: [[Double]] = []
+    var childAbsolute: [[Double]] = []
 
     init(pass: BackwardPass, rows: [BackwardRow]) {
         self.pass = pass
@@ -231,17 +251,36 @@ private struct ChunkPass {
 
     func finish() -> [RowBound] {
         let constantCount = TermCount(constantTerms), chargeCount = TermCount(chargeTerms)
+        let widest = pass.children.lazy.flatMap { $0 }.map(\.differing.count).max() ?? 0
+        let childCount = TermCount(constantTerms + 2 * widest)
+        /// `down(k − up(dot-product error of m + charges + fixed))`, or `nil` if not finite.
+        func bound(_ k: Double, _ m: Double, _ count: TermCount, _ charges: Double, _ r: Int) -> Double? {
+            let total = roundedSum(roundedSum(count.dotProductError(absoluteSum: m), charges, upward: true),
+                                   fixed[groupOf[r]], upward: true)
+            let lower = roundedSum(k, -total, upward: false)
+            return lower.isFinite && total.isFinite && k.isFinite ? lower : nil
+        }
         return (0..<n).map { r in
-            if let failure = failure[r] { return RowBound(lower: -.infinity, failure: failure) }
-            let constantError = constantCount.dotProductError(absoluteSum: absoluteConstant[r])
-            let charges = chargeCount.sumUpperBound(charge[r])
-            let total = roundedSum(roundedSum(constantError, charges, upward: true), fixed[groupOf[r]], upward: true)
-            let lower = roundedSum(constant[r], -total, upward: false)
-            guard lower.isFinite, total.isFinite, constant[r].isFinite else {
-                return RowBound(lower: -.infinity, failure: "a non-finite number arose in the bound (constant \(constant[r]), "
-                                + "rounding charge \(total))")
+            let box = rows[r].box, childCount_ = box < pass.children.count ? pass.children[box].count : 0
+            if let failure = failure[r] {
+                return RowBound(lower: -.infinity, failure: failure, children: Array(repeating: -.infinity, count: childCount_))
             }
-            return RowBound(lower: lower, failure: nil)
+            let charges = chargeCount.sumUpperBound(charge[r])
+            guard let lower = bound(constant[r], absoluteConstant[r], constantCount, charges, r) else {
+                return RowBound(lower: -.infinity, failure: "a non-finite number arose in the bound (constant \(constant[r]), "
+                                + "rounding charge \(charges))", children: Array(repeating: -.infinity, count: childCount_))
+            }
+            var children = [Double]()
+            if childCount_ > 0 {
+                // No coefficient reached the input: the bound is the same on every child.
+                if childConstant.isEmpty { children = Array(repeating: lower, count: childCount_) }
+                else {
+                    children = (0..<childCount_).map { c in
+                        bound(childConstant[r][c], childAbsolute[r][c], childCount, charges, r) ?? -.infinity
+                    }
+                }
+            }
+            return RowBound(lower: lower, failure: nil, children: children)
         }
     }
 
@@ -369,6 +408,36 @@ private struct ChunkPass {
             }
         }
         constantTerms += terms
+        concretizeChildren(a, support)
+    }
+
+    /// Each row's bound over the child boxes of its box (see ``BackwardPass/children``).
+    mutating func concretizeChildren(_ a: [Double], _ support: [Bool]) {
+        guard !pass.children.isEmpty else { return }
+        let boxes = pass.boxes
+        childConstant = [[Double]](repeating: [], count: n)
+        childAbsolute = childConstant
+        for r in 0..<n {
+            let b = rows[r].box
+            guard b < pass.children.count, !pass.children[b].isEmpty else { continue }
+            let base = boxes[b]
+            var ks = [Double](), ms = [Double]()
+            for child in pass.children[b] {
+                let box = boxes[child.box]
+                var k = constant[r], m = absoluteConstant[r]
+                for i in child.differing where support[i] {
+                    let c = a[i * n + r]
+                    let old = c * (c >= 0 ? base.lower[i] : base.upper[i])
+                    let new = c * (c >= 0 ? box.lower[i] : box.upper[i])
+                    k = k - old + new
+                    m += Swift.abs(old) + Swift.abs(new)
+                }
+                ks.append(k)
+                ms.append(m)
+            }
+            childConstant[r] = ks
+            childAbsolute[r] = ms
+        }
     }
 
     // MARK: - Fan-out sums and β terms

@@ -60,13 +60,7 @@ enum NodeBounds {
                                   count: boxes.count)
         var clips = [[ValueID: [SplitConstraint]]](repeating: [:], count: boxes.count)
         for (b, list) in splits.enumerated() { for s in list { clips[b][s.value, default: []].append(s) } }
-        func finishValue(_ v: ValueID, _ b: Int) {
-            if model.readCount[v] >= 2 || model.isPreActivation[v] {
-                states[b].roundingWeights[v] = states[b].bounds[v]!.magnitude.map {
-                    roundedProduct(RoundingError.unitRoundoff, $0, upward: true)
-                }
-            }
-        }
+        func finishValue(_ v: ValueID, _ b: Int) { Self.finishValue(model, v: v, in: &states[b]) }
         // The subdomains still being computed (not yet found empty or non-finite).
         var open = [Int]()
         for b in boxes.indices {

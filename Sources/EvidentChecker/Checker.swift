@@ -62,6 +62,15 @@ public enum CheckerError: Error, LocalizedError, Equatable {
     }
 }
 
+/// What ``Checker/certifiedBounds(_:network:)`` recomputed.
+public struct CertifiedBounds: Sendable {
+    /// One sound bound per claim, in claim order (empty on failure).
+    public var values: [Double]
+    /// Why the claims could not be evaluated, or `nil`.
+    public var reason: String?
+    public var statistics: CheckStatistics
+}
+
 /// The independent checker of Evident's certificates.
 public enum Checker {
     /// Checks a certificate file. The model and property are the files given, else the paths
@@ -176,6 +185,35 @@ public enum Checker {
             statistics.boundComputations += work.computations
             statistics.crownRows += work.crownRows
             return report(failure)
+        }
+    }
+
+    /// The bounds that bound claims' parameters justify, recomputed soundly (each claim's
+    /// `value` is ignored): per claim, a lower bound of `c · y` over its region (`atLeast`)
+    /// or an upper bound (`atMost`), valid in real arithmetic. A producer of bound claims
+    /// (EVA) states these numbers as its values, so its certificate holds by construction
+    /// and its output is what a later `evident check` recomputes. `reason` is set, and
+    /// `values` empty, when the claims are malformed or a bound is unusable.
+    public static func certifiedBounds(_ claims: BoundClaims, network: Network) -> CertifiedBounds {
+        let start = Date()
+        var statistics = CheckStatistics()
+        func result(_ values: [Double], _ reason: String?) -> CertifiedBounds {
+            statistics.seconds = Date().timeIntervalSince(start)
+            return CertifiedBounds(values: values, reason: reason, statistics: statistics)
+        }
+        let model: CheckerModel
+        do { model = try CheckerModel(network: network) } catch let problem as ModelProblem {
+            return result([], "the network is not supported by the checker: \(problem.message)")
+        } catch {
+            return result([], "the network is not supported by the checker: \(error)")
+        }
+        var work = NodeBounds.Work()
+        let outcome = ClaimChecks.boundClaimValues(claims, model: model, statistics: &statistics, work: &work)
+        statistics.boundComputations += work.computations
+        statistics.crownRows += work.crownRows
+        switch outcome {
+        case .success(let values): return result(values, nil)
+        case .failure(let failure): return result([], failure.message)
         }
     }
 

@@ -102,104 +102,198 @@ enum ClaimChecks {
         return .success(layout)
     }
 
+    /// Checks every claim: its recomputed bound (``boundClaimValues``) must reach its value.
     static func checkBoundClaims(_ claims: BoundClaims, model: CheckerModel, statistics: inout CheckStatistics,
                                  work: inout NodeBounds.Work) -> CheckFailure? {
-        let layout: SlopeLayout
-        switch slopeLayout(claims.slopeLayers, model: model, place: "the bound claims'") {
+        let values: [Double]
+        switch boundClaimValues(claims, model: model, statistics: &statistics, work: &work) {
         case .failure(let f): return f
-        case .success(let l): layout = l
+        case .success(let v): values = v
         }
-        for (b, box) in claims.boxes.enumerated() {
-            guard box.lower.count == model.inputSize, box.upper.count == model.inputSize else {
-                return CheckFailure("box \(b) has \(box.lower.count) bounds, the network has \(model.inputSize) inputs")
-            }
-            for i in 0..<model.inputSize {
-                guard box.lower[i].isFinite, box.upper[i].isFinite, box.lower[i] <= box.upper[i] else {
-                    return CheckFailure("box \(b): input \(i) has the interval [\(box.lower[i]), \(box.upper[i])]")
-                }
-            }
-        }
-        // Regions per claim, and groups of claims that share intermediate bounds.
-        var regions = [ValueBounds]()
-        var groups = [String: [Int]]()
-        var order = [String]()
         for (k, claim) in claims.claims.enumerated() {
-            let here = "claim \(k)"
-            let b = Int(claim.box)
-            guard b < claims.boxes.count else {
-                return CheckFailure("\(here): box \(b) does not exist (there are \(claims.boxes.count))")
-            }
-            let base = claims.boxes[b]
-            var region = ValueBounds(lower: base.lower, upper: base.upper)
-            var seen = Set<Int>()
-            for o in claim.overrides {
-                let i = Int(o.index)
-                guard i < model.inputSize else { return CheckFailure("\(here): override of input \(i), which does not exist") }
-                guard seen.insert(i).inserted else { return CheckFailure("\(here): input \(i) is overridden twice") }
-                guard o.lower.isFinite, o.upper.isFinite, base.lower[i] <= o.lower, o.lower <= o.upper, o.upper <= base.upper[i] else {
-                    return CheckFailure("\(here): override [\(o.lower), \(o.upper)] of input \(i) is not inside the base box's "
-                                        + "[\(base.lower[i]), \(base.upper[i])]")
+            let recomputed = values[k]
+            if claim.sense == .atLeast {
+                guard recomputed >= claim.value else {
+                    return CheckFailure("claim \(k) (at least \(formatted(claim.value))): recomputed lower bound "
+                                        + "\(formatted(recomputed)) is below it (short by \(formatted(claim.value - recomputed)))")
                 }
-                region.lower[i] = o.lower
-                region.upper[i] = o.upper
-            }
-            guard claim.coefficients.count == model.outputSize else {
-                return CheckFailure("\(here): \(claim.coefficients.count) coefficients, the network has \(model.outputSize) outputs")
-            }
-            guard claim.coefficients.allSatisfy(\.isFinite) else { return CheckFailure("\(here): a coefficient is not finite") }
-            guard claim.value.isFinite else { return CheckFailure("\(here): the value \(claim.value) is not finite") }
-            if let slopes = claim.slopes, slopes.count != layout.count {
-                return CheckFailure("\(here): \(slopes.count) slopes, the claims list \(layout.count) slope neurons")
-            }
-            regions.append(region)
-            let key = claim.reuseBaseIntermediates || claim.overrides.isEmpty ? "box \(b)" : "claim \(k)"
-            if groups[key] == nil { order.append(key) }
-            groups[key, default: []].append(k)
-        }
-        for key in order {
-            let members = groups[key]!
-            let first = claims.claims[members[0]]
-            let boundsBox = first.reuseBaseIntermediates || first.overrides.isEmpty
-                ? ValueBounds(lower: claims.boxes[Int(first.box)].lower, upper: claims.boxes[Int(first.box)].upper)
-                : regions[members[0]]
-            let state = NodeBounds.compute(model, box: boundsBox, splits: [], work: &work)
-            if let reason = state.nonFinite { return CheckFailure("claim \(members[0]): the bounds are unusable: \(reason)") }
-            if state.empty != nil { continue }  // cannot happen for a non-empty box; an empty region satisfies any claim
-            var rows = [BackwardRow](), boxes = [ValueBounds](), slopeBytes = [[UInt8]]()
-            for k in members {
-                let claim = claims.claims[k]
-                let sign: Double = claim.sense == .atLeast ? 1 : -1
-                var row = BackwardRow(start: .dense(claim.coefficients.enumerated().map { ($0.offset, sign * $0.element) }))
-                row.box = boxes.count
-                boxes.append(regions[k])
-                if let slopes = claim.slopes {
-                    row.slopes = slopeBytes.count
-                    slopeBytes.append(slopes)
-                }
-                rows.append(row)
-            }
-            var pass = BackwardPass(model: model, state: state, target: model.output, boxes: boxes)
-            pass.layout = layout
-            pass.slopeBytes = slopeBytes
-            let results = pass.run(rows)
-            statistics.refutations += rows.count
-            for (result, k) in zip(results, members) {
-                let claim = claims.claims[k]
-                if let failure = result.failure { return CheckFailure("claim \(k): \(failure)") }
-                if claim.sense == .atLeast {
-                    guard result.lower >= claim.value else {
-                        return CheckFailure("claim \(k) (at least \(formatted(claim.value))): recomputed lower bound "
-                                            + "\(formatted(result.lower)) is below it (short by \(formatted(claim.value - result.lower)))")
-                    }
-                } else {
-                    let upper = -result.lower
-                    guard upper <= claim.value else {
-                        return CheckFailure("claim \(k) (at most \(formatted(claim.value))): recomputed upper bound "
-                                            + "\(formatted(upper)) is above it (by \(formatted(upper - claim.value)))")
-                    }
+            } else {
+                guard recomputed <= claim.value else {
+                    return CheckFailure("claim \(k) (at most \(formatted(claim.value))): recomputed upper bound "
+                                        + "\(formatted(recomputed)) is above it (by \(formatted(recomputed - claim.value)))")
                 }
             }
         }
         return nil
+    }
+
+    /// Validates the claims' structure (boxes, overrides, counts, finiteness; not their
+    /// values) and recomputes, soundly, the bound each claim's parameters justify: a lower
+    /// bound of `c · y` for `atLeast`, an upper bound for `atMost`, over the claim's region.
+    /// Claims whose intermediate bounds are those of one box (the base box, with `reuse base
+    /// intermediates`, or a claim without overrides) share one bound computation; the
+    /// others get their own. Computations go through ``NodeBounds`` in blocks of several
+    /// subdomains, each exactly as it is computed alone.
+    static func boundClaimValues(_ claims: BoundClaims, model: CheckerModel, statistics: inout CheckStatistics,
+                                 work: inout NodeBounds.Work) -> Result<[Double], CheckFailure> {
+        let layout: SlopeLayout
+        switch slopeLayout(claims.slopeLayers, model: model, place: "the bound claims'") {
+        case .failure(let f): return .failure(f)
+        case .success(let l): layout = l
+        }
+        for (b, box) in claims.boxes.enumerated() {
+            guard box.lower.count == model.inputSize, box.upper.count == model.inputSize else {
+                return .failure(CheckFailure("box \(b) has \(box.lower.count) bounds, the network has \(model.inputSize) inputs"))
+            }
+            for i in 0..<model.inputSize {
+                guard box.lower[i].isFinite, box.upper[i].isFinite, box.lower[i] <= box.upper[i] else {
+                    return .failure(CheckFailure("box \(b): input \(i) has the interval [\(box.lower[i]), \(box.upper[i])]"))
+                }
+            }
+        }
+        // Regions per claim, and groups of claims that share intermediate bounds: those of one
+        // base box (reusing its intermediates, or without overrides), or of one region.
+        struct GroupKey: Hashable {
+            var box: UInt32
+            var overrides: [BoxOverride]
+            var shared: Bool
+        }
+        // Distinct regions (claims on one region share one copy), and each claim's region.
+        struct RegionKey: Hashable {
+            var box: UInt32
+            var overrides: [BoxOverride]
+        }
+        var distinct = [ValueBounds](), regionIndex = [RegionKey: Int](), regionOf = [Int]()
+        var groups = [GroupKey: [Int]]()
+        var order = [GroupKey]()
+        for (k, claim) in claims.claims.enumerated() {
+            let here = "claim \(k)"
+            let b = Int(claim.box)
+            guard b < claims.boxes.count else {
+                return .failure(CheckFailure("\(here): box \(b) does not exist (there are \(claims.boxes.count))"))
+            }
+            let base = claims.boxes[b]
+            var seen = Set<Int>()
+            for o in claim.overrides {
+                let i = Int(o.index)
+                guard i < model.inputSize else {
+                    return .failure(CheckFailure("\(here): override of input \(i), which does not exist"))
+                }
+                guard seen.insert(i).inserted else { return .failure(CheckFailure("\(here): input \(i) is overridden twice")) }
+                guard o.lower.isFinite, o.upper.isFinite, base.lower[i] <= o.lower, o.lower <= o.upper, o.upper <= base.upper[i] else {
+                    return .failure(CheckFailure("\(here): override [\(o.lower), \(o.upper)] of input \(i) is not inside the "
+                                                 + "base box's [\(base.lower[i]), \(base.upper[i])]"))
+                }
+            }
+            guard claim.coefficients.count == model.outputSize else {
+                return .failure(CheckFailure("\(here): \(claim.coefficients.count) coefficients, the network has "
+                                             + "\(model.outputSize) outputs"))
+            }
+            guard claim.coefficients.allSatisfy(\.isFinite) else { return .failure(CheckFailure("\(here): a coefficient is not finite")) }
+            guard claim.value.isFinite else { return .failure(CheckFailure("\(here): the value \(claim.value) is not finite")) }
+            if let slopes = claim.slopes, slopes.count != layout.count {
+                return .failure(CheckFailure("\(here): \(slopes.count) slopes, the claims list \(layout.count) slope neurons"))
+            }
+            let regionKey = RegionKey(box: claim.box, overrides: claim.overrides)
+            if let index = regionIndex[regionKey] {
+                regionOf.append(index)
+            } else {
+                var region = ValueBounds(lower: base.lower, upper: base.upper)
+                for o in claim.overrides {
+                    region.lower[Int(o.index)] = o.lower
+                    region.upper[Int(o.index)] = o.upper
+                }
+                regionIndex[regionKey] = distinct.count
+                regionOf.append(distinct.count)
+                distinct.append(region)
+            }
+            let key = GroupKey(box: claim.box, overrides: claim.reuseBaseIntermediates ? [] : claim.overrides,
+                               shared: claim.sharesBaseRows && !claim.overrides.isEmpty)
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(k)
+        }
+        var values = [Double](repeating: -.infinity, count: claims.claims.count)
+        /// The final rows of `block` (groups of claims) over their states, one pass.
+        func finalRows(_ block: [[Int]], _ states: [BoundState]) -> CheckFailure? {
+            var rows = [BackwardRow](), boxes = [ValueBounds](), slopeBytes = [[UInt8]](), owners = [Int]()
+            var passStates = [BoundState](), boxIndex = [Int: Int]()
+            for (g, members) in block.enumerated() {
+                let state = states[g]
+                if let reason = state.nonFinite {
+                    return CheckFailure("claim \(members[0]): the bounds are unusable: \(reason)")
+                }
+                if state.empty != nil {
+                    // Cannot happen for a non-empty box; an empty region satisfies any claim.
+                    for k in members { values[k] = claims.claims[k].sense == .atLeast ? .infinity : -.infinity }
+                    continue
+                }
+                let s = passStates.count
+                passStates.append(state)
+                for k in members {
+                    let claim = claims.claims[k]
+                    let sign: Double = claim.sense == .atLeast ? 1 : -1
+                    var row = BackwardRow(start: .dense(claim.coefficients.enumerated().map { ($0.offset, sign * $0.element) }))
+                    if let index = boxIndex[regionOf[k]] { row.box = index } else {
+                        row.box = boxes.count
+                        boxIndex[regionOf[k]] = boxes.count
+                        boxes.append(distinct[regionOf[k]])
+                    }
+                    row.state = s
+                    if let slopes = claim.slopes {
+                        row.slopes = slopeBytes.count
+                        slopeBytes.append(slopes)
+                    }
+                    rows.append(row)
+                    owners.append(k)
+                }
+            }
+            guard !rows.isEmpty else { return nil }
+            var pass = BackwardPass(model: model, states: passStates, target: model.output, boxes: boxes)
+            pass.layout = layout
+            pass.slopeBytes = slopeBytes
+            let results = pass.run(rows)
+            statistics.refutations += rows.count
+            for (result, k) in zip(results, owners) {
+                if let failure = result.failure { return CheckFailure("claim \(k): \(failure)") }
+                values[k] = claims.claims[k].sense == .atLeast ? result.lower : -result.lower
+            }
+            return nil
+        }
+        // Groups whose regions share their base box's rows, by base box; the other groups.
+        var sharing = [UInt32: [[Int]]](), sharingOrder = [UInt32](), plain = [[Int]]()
+        for key in order {
+            let members = groups[key]!
+            if key.shared {
+                if sharing[key.box] == nil { sharingOrder.append(key.box) }
+                sharing[key.box, default: []].append(members)
+            } else {
+                plain.append(members)
+            }
+        }
+        // Blocks of groups: enough subdomains per pass to keep both cores busy on small networks.
+        let blockSize = 32
+        for blockStart in stride(from: 0, to: plain.count, by: blockSize) {
+            let block = Array(plain[blockStart..<min(plain.count, blockStart + blockSize)])
+            let boundsBoxes = block.map { members -> ValueBounds in
+                let first = claims.claims[members[0]]
+                return first.reuseBaseIntermediates || first.overrides.isEmpty
+                    ? ValueBounds(lower: claims.boxes[Int(first.box)].lower, upper: claims.boxes[Int(first.box)].upper)
+                    : distinct[regionOf[members[0]]]
+            }
+            let states = NodeBounds.compute(model, boxes: boundsBoxes, splits: Array(repeating: [], count: block.count), work: &work)
+            if let failure = finalRows(block, states) { return .failure(failure) }
+        }
+        // Sharing regions: their base box's rows, re-concretised over blocks of regions.
+        let regionsPerCall = 256
+        for b in sharingOrder {
+            let all = sharing[b]!
+            let base = ValueBounds(lower: claims.boxes[Int(b)].lower, upper: claims.boxes[Int(b)].upper)
+            for blockStart in stride(from: 0, to: all.count, by: regionsPerCall) {
+                let block = Array(all[blockStart..<min(all.count, blockStart + regionsPerCall)])
+                let shared = NodeBounds.computeShared(model, base: base, children: block.map { distinct[regionOf[$0[0]]] }, work: &work)
+                if let failure = finalRows(block, shared.children) { return .failure(failure) }
+            }
+        }
+        return .success(values)
     }
 }

@@ -435,12 +435,13 @@ public enum Evident {
 // MARK: - Proof trees
 
 /// The neurons whose slopes a tree's refutations set: every neuron unstable under the root's
-/// intermediate bounds (a subdomain's unstable neurons are among them).
-struct SlopeLayout {
+/// intermediate bounds (a subdomain's unstable neurons are among them). EVA's bound claims
+/// use it the same way, with the full box's bounds.
+public struct SlopeLayout {
     var layers: [(relu: ValueID, pre: ValueID, name: String, neurons: [Int])]
-    var count: Int { layers.reduce(0) { $0 + $1.neurons.count } }
+    public var count: Int { layers.reduce(0) { $0 + $1.neurons.count } }
 
-    init(graph: Graph, bounds: [IntervalBounds?]) {
+    public init(graph: Graph, bounds: [IntervalBounds?]) {
         layers = []
         for node in graph.nodes where node.operation == .relu {
             guard let b = bounds[node.inputs[0]] else { continue }
@@ -449,11 +450,11 @@ struct SlopeLayout {
         }
     }
 
-    var slopeLayers: [SlopeLayer] { layers.map { SlopeLayer(relu: $0.name, neurons: $0.neurons.map(UInt32.init)) } }
+    public var slopeLayers: [SlopeLayer] { layers.map { SlopeLayer(relu: $0.name, neurons: $0.neurons.map(UInt32.init)) } }
 
     /// One row's slope bytes over the listed neurons, or `nil` when every one is the default
     /// slope under `defaults` (box 0: `1` where `u > −l`, else `0`), so the refutation needs none.
-    func bytes(_ all: [ValueID: [UInt8]], rows: Int, column: Int, defaults: [IntervalBounds?]) -> [UInt8]? {
+    public func bytes(_ all: [ValueID: [UInt8]], rows: Int, column: Int, defaults: [IntervalBounds?]) -> [UInt8]? {
         var out = [UInt8]()
         out.reserveCapacity(count)
         var allDefault = true

@@ -1,0 +1,89 @@
+import Foundation
+import EvidentIO
+import EvidentCertificate
+
+/// `scores.json` of an EVA map (keys as Docs/eva.md lists them).
+public struct EVAScoresFile: Codable, Equatable, Sendable {
+    public var method: String
+    public var mode: String
+    /// The box radius as given (pixel units for an image); for a property's box, its largest
+    /// half-width.
+    public var epsilon: Double
+    public var features: String
+    public var featureCount: Int
+    /// The predicted class `c`.
+    public var `class`: Int
+    /// The targeted variant's class, or `null`.
+    public var target: Int?
+    public var aoFull: Double
+    public var aoMasked: [Double]
+    public var scores: [Double]
+    /// Feature of every pixel position, row-major.
+    public var labels: [Int]
+    public var seconds: Double
+    public var boundSeconds: Double
+    public var checkSeconds: Double
+    public var guarantee: Bool
+    public var certificate: String?
+}
+
+/// Writes an EVA map's files into a folder.
+public enum EVAReport {
+    /// Writes `scores.json`, `heatmap.png`, `heatmap.svg` and, when the map is certified,
+    /// `eva.proof` (the bound claims, binding `model`) into `folder` (created if needed).
+    /// Every file is written to a temporary name in the folder, then renamed, so an
+    /// interrupted run leaves no partial file. Returns the paths written.
+    @discardableResult
+    public static func write(_ result: EVAResult, input: EVAInput, features: FeatureMap, settings: EVASettings,
+                             model: FileBinding, seconds: Double, producer: String, to folder: String) throws -> [String] {
+        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+            throw EVAError("\(folder): cannot create the output folder (\(error.localizedDescription))")
+        }
+        func path(_ name: String) -> String { (folder as NSString).appendingPathComponent(name) }
+        var written = [String]()
+        var certificateName: String? = nil
+        if result.certified {
+            let certificate = Certificate(model: model, property: nil, producer: producer, claim: .bounds(result.claims))
+            try atomicWrite(certificate.encoded(), to: path("eva.proof"))
+            written.append(path("eva.proof"))
+            certificateName = "eva.proof"
+        }
+        let file = EVAScoresFile(method: settings.method.rawValue, mode: settings.mode.rawValue, epsilon: input.epsilon,
+                                 features: features.kind.description, featureCount: features.count, class: result.predicted,
+                                 target: result.target,
+                                 aoFull: result.aoFull, aoMasked: result.aoMasked, scores: result.scores, labels: features.label,
+                                 seconds: seconds, boundSeconds: result.boundSeconds, checkSeconds: result.checkSeconds,
+                                 guarantee: result.certified, certificate: certificateName)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        try atomicWrite([UInt8](try encoder.encode(file)) + [10], to: path("scores.json"))
+        written.append(path("scores.json"))
+        let heatmap = Heatmap(image: input.display, shape: input.shape, label: features.label, scores: result.scores,
+                              imageTitle: "IMAGE: CLASS \(result.predicted)",
+                              mapTitle: result.certified ? "EVA SCORE (CERTIFIED)" : "EVA SCORE (NOT CERTIFIED)")
+        try atomicWrite(try heatmap.png(), to: path("heatmap.png"))
+        try atomicWrite(Array(heatmap.svg().utf8), to: path("heatmap.svg"))
+        written += [path("heatmap.png"), path("heatmap.svg")]
+        return written
+    }
+
+    /// Writes `bytes` to a temporary file beside `path`, flushes it to disk and renames it.
+    static func atomicWrite(_ bytes: [UInt8], to path: String) throws {
+        let temporary = path + ".partial-\(getpid())"
+        guard let handle = FileManager.default.createFile(atPath: temporary, contents: nil) ? FileHandle(forWritingAtPath: temporary) : nil
+        else { throw EVAError("\(path): cannot be written") }
+        do {
+            try handle.write(contentsOf: Data(bytes))
+            try handle.synchronize()
+            try handle.close()
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw EVAError("\(path): cannot be written (\(error.localizedDescription))")
+        }
+        guard rename(temporary, path) == 0 else {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw EVAError("\(path): cannot be written (rename failed: \(String(cString: strerror(errno))))")
+        }
+    }
+}
