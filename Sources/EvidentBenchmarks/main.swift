@@ -10,7 +10,7 @@ import Foundation
 
 /// The benchmarks, in the order `all` runs them.
 enum BenchmarkName: String, CaseIterable {
-    case parse, load, forward, crown, alpha, batch, gemm, scale, sweep, verify
+    case parse, load, forward, crown, alpha, batch, gemm, scale, sweep, verify, eva
 
     var help: String {
         switch self {
@@ -24,6 +24,7 @@ enum BenchmarkName: String, CaseIterable {
         case .scale: "load, IBP and CROWN on a ResNet-18-shaped 3x224x224 network (time, memory)"
         case .sweep: "CROWN and alpha-CROWN on generated residual, BatchNorm, plain and wide CNN and MLP networks and the real ones"
         case .verify: "evident verify on the 70 ground-truth instances (or --instances CSV): verdicts, times, certificates"
+        case .eva: "evident eva on resnet_2b property centres: grid and pixel maps, CROWN and alpha-CROWN, every mode"
         }
     }
 }
@@ -32,13 +33,13 @@ enum BenchmarkName: String, CaseIterable {
 let defaultScaleModel = "/tmp/resnet18.onnx"
 
 let usage = """
-    usage: evident-bench [all|parse|load|forward|crown|alpha|batch|scale|gemm|sweep|verify]... [--repeat N] [--model PATH]
+    usage: evident-bench [all|parse|load|forward|crown|alpha|batch|scale|gemm|sweep|verify|eva]... [--repeat N] [--model PATH]
                          [--instances CSV]... [--filter TEXT] [--timeout-scale X] [--markdown FILE]
 
     Prints benchmark figures (run the release build). Benchmarks:
     \(BenchmarkName.allCases.map { "  " + $0.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0) + $0.help }
         .joined(separator: "\n"))
-      all      everything above but sweep and verify; scale only when its network file exists
+      all      everything above but sweep, verify and eva; scale only when its network file exists
 
     Options:
       --repeat N    timed runs per measurement (default depends on the benchmark)
@@ -122,7 +123,7 @@ while let argument = arguments.popFirst() {
     }
 }
 if runAll {
-    selected = BenchmarkName.allCases.filter { $0 != .scale && $0 != .verify && $0 != .sweep }
+    selected = BenchmarkName.allCases.filter { $0 != .scale && $0 != .verify && $0 != .sweep && $0 != .eva }
     if FileManager.default.fileExists(atPath: settings.scaleModel) {
         selected.append(.scale)
     } else {
@@ -166,6 +167,7 @@ for name in selected {
     case .batch: benchmarkBatch(settings)
     case .gemm: benchmarkGemm(settings)
     case .verify: benchmarkVerify(settings)
+    case .eva: benchmarkEVA(settings)
     case .sweep: benchmarkSweep(settings)
     case .scale:
         // Alongside other benchmarks, a child process keeps the peak-memory figures (VmHWM)

@@ -35,6 +35,8 @@ public struct EVASettings: Sendable {
     public var boxesPerCall: Int
     /// Called with one line per batch of boxes and per stage.
     public var progress: (@Sendable (String) -> Void)?
+    /// The hybrid mode (sampled bounds up to a layer, no guarantee), or `nil`.
+    public var hybrid: HybridSettings?
 
     public init(method: BoundMethod = .crown, mode: EVAMode = .full, iterations: Int = 20, boxesPerCall: Int = 512,
                 progress: (@Sendable (String) -> Void)? = nil) {
@@ -149,8 +151,26 @@ public enum EVA {
             coefficients[k * outputs + j] = -1
         }
         let spec = LinearSpecification(rows: classes.count, coefficients: coefficients)
-        let propagator = propagator ?? BoundPropagator(graph: graph)
         let start = Date()
+        if let hybrid = settings.hybrid {
+            guard hybrid.samples >= 1 else { throw EVAError("--samples must be at least 1") }
+            let cut = try GraphCut(graph, at: hybrid.layer)
+            let boxes = try Engine.sampledBoxes(prefix: cut.prefix, boxes: problem.features.count + 1,
+                                                box: { Engine.inputBox(problem, $0) }, center: problem.center,
+                                                settings: hybrid, progress: settings.progress)
+            var engine = Engine(propagator: BoundPropagator(graph: cut.suffix), problem: problem, spec: spec, settings: settings)
+            engine.cutBoxes = boxes
+            let computed = try engine.run()
+            let ao = computed.upper.map { $0.max() ?? -.infinity }
+            return EVAResult(predicted: c, classes: classes, target: problem.target, outputs: y, marginBounds: computed.upper,
+                             engineMarginBounds: computed.upper, aoFull: ao[0], aoMasked: Array(ao.dropFirst()),
+                             scores: ao.dropFirst().map { ao[0] - $0 }, claims: BoundClaims(slopeLayers: [], boxes: [], claims: []),
+                             certified: false,
+                             checkReason: "hybrid mode: the values of '\(hybrid.layer)' are bounded by \(hybrid.samples + 1) sampled "
+                                + "inputs per box, which can miss their extremes, so no bound is guaranteed",
+                             boundSeconds: Date().timeIntervalSince(start), checkSeconds: 0)
+        }
+        let propagator = propagator ?? BoundPropagator(graph: graph)
         var engine = Engine(propagator: propagator, problem: problem, spec: spec, settings: settings)
         let computed = try engine.run()
         let boundSeconds = Date().timeIntervalSince(start)
@@ -214,11 +234,21 @@ struct Engine {
         var layout: SlopeLayout?
     }
 
-    var n: Int { problem.center.count }
+    /// Hybrid mode: the sampled boxes of every box at the cut (`boxCount × n` each), the
+    /// propagator being the suffix graph's.
+    var cutBoxes: (lower: [Double], upper: [Double])? = nil
+
+    var n: Int { propagator.graph.values[propagator.graph.input].count }
     var boxCount: Int { problem.features.count + 1 }
 
-    /// Box `b` (0: `B`; `1 + u`: `B_u`).
+    /// Box `b` (0: `B`; `1 + u`: `B_u`), at the cut in the hybrid mode.
     func box(_ b: Int) -> (lower: [Double], upper: [Double]) {
+        if let cut = cutBoxes { return (Array(cut.lower[(b * n)..<((b + 1) * n)]), Array(cut.upper[(b * n)..<((b + 1) * n)])) }
+        return Engine.inputBox(problem, b)
+    }
+
+    /// Box `b` of the problem in input space.
+    static func inputBox(_ problem: EVAProblem, _ b: Int) -> (lower: [Double], upper: [Double]) {
         var l = problem.lower, u = problem.upper
         if b > 0 {
             for i in problem.features[b - 1] {
@@ -237,6 +267,8 @@ struct Engine {
         switch (settings.mode, settings.method) {
         case (.reuse, .ibp):
             throw EVAError("the reuse mode needs CROWN or alpha-CROWN: with IBP every bound would be the full box's")
+        case (.reuse, _) where cutBoxes != nil:
+            throw EVAError("the hybrid mode needs the full or independent mode: sampled boxes at the cut do not nest")
         case (.reuse, _):
             return reuse()
         case (.full, .ibp), (.independent, _):

@@ -168,6 +168,22 @@ public struct Heatmap: Sendable {
         return try PNGImage.encodeRGB(r.pixels, width: r.width, height: r.height)
     }
 
+    /// Several pictures one above the other (each keeps its own colour scale), as PNG bytes.
+    public static func stackedPNG(_ maps: [Heatmap]) throws -> [UInt8] {
+        let rasters = maps.map { $0.raster() }
+        let width = rasters.map(\.width).max() ?? 1, height = rasters.reduce(0) { $0 + $1.height }
+        var pixels = [UInt8](repeating: 255, count: width * height * 3)
+        var top = 0
+        for r in rasters {
+            for y in 0..<r.height {
+                let source = y * r.width * 3, target = ((top + y) * width) * 3
+                pixels.replaceSubrange(target..<(target + r.width * 3), with: r.pixels[source..<(source + r.width * 3)])
+            }
+            top += r.height
+        }
+        return try PNGImage.encodeRGB(pixels, width: width, height: height)
+    }
+
     /// The picture as SVG: the two panels as one rectangle per feature run (so the map stays
     /// sharp at any zoom), the colour bar as a gradient, text as text.
     public func svg() -> String {

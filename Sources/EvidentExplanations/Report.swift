@@ -25,6 +25,8 @@ public struct EVAScoresFile: Codable, Equatable, Sendable {
     public var checkSeconds: Double
     public var guarantee: Bool
     public var certificate: String?
+    /// Why there is no guarantee (hybrid mode, or a bound the checker could not recompute).
+    public var warning: String?
 }
 
 /// Writes an EVA map's files into a folder.
@@ -53,7 +55,8 @@ public enum EVAReport {
                                  target: result.target,
                                  aoFull: result.aoFull, aoMasked: result.aoMasked, scores: result.scores, labels: features.label,
                                  seconds: seconds, boundSeconds: result.boundSeconds, checkSeconds: result.checkSeconds,
-                                 guarantee: result.certified, certificate: certificateName)
+                                 guarantee: result.certified, certificate: certificateName,
+                                 warning: result.certified ? nil : "no guarantee: " + (result.checkReason ?? "the bounds were not certified"))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
@@ -61,11 +64,45 @@ public enum EVAReport {
         written.append(path("scores.json"))
         let heatmap = Heatmap(image: input.display, shape: input.shape, label: features.label, scores: result.scores,
                               imageTitle: "IMAGE: CLASS \(result.predicted)",
-                              mapTitle: result.certified ? "EVA SCORE (CERTIFIED)" : "EVA SCORE (NOT CERTIFIED)")
+                              mapTitle: result.certified ? "EVA SCORE (CERTIFIED)"
+                                  : settings.hybrid != nil ? "EVA SCORE (HYBRID: NO GUARANTEE)" : "EVA SCORE (NOT CERTIFIED)")
         try atomicWrite(try heatmap.png(), to: path("heatmap.png"))
         try atomicWrite(Array(heatmap.svg().utf8), to: path("heatmap.svg"))
         written += [path("heatmap.png"), path("heatmap.svg")]
         return written
+    }
+
+    /// Writes a baseline explainer's `scores.json` (keys `explainer`, `features`,
+    /// `featureCount`, `class`, `scores`, `labels`, `seconds`, `guarantee: false`) and its
+    /// pictures into `folder`.
+    public static func writeBaseline(_ kind: ExplainerKind, scores: [Double], target: Int, input: EVAInput, features: FeatureMap,
+                                     seconds: Double, to folder: String) throws {
+        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+            throw EVAError("\(folder): cannot create the output folder (\(error.localizedDescription))")
+        }
+        func path(_ name: String) -> String { (folder as NSString).appendingPathComponent(name) }
+        struct File: Codable {
+            var explainer: String, features: String, featureCount: Int, `class`: Int, scores: [Double], labels: [Int]
+            var seconds: Double, guarantee: Bool
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let file = File(explainer: kind.rawValue, features: features.kind.description, featureCount: features.count, class: target,
+                        scores: scores, labels: features.label, seconds: seconds, guarantee: false)
+        try atomicWrite([UInt8](try encoder.encode(file)) + [10], to: path("scores.json"))
+        let heatmap = baselineHeatmap(kind, scores: scores, target: target, input: input, features: features)
+        try atomicWrite(try heatmap.png(), to: path("heatmap.png"))
+        try atomicWrite(Array(heatmap.svg().utf8), to: path("heatmap.svg"))
+    }
+
+    /// The picture of a baseline's map.
+    public static func baselineHeatmap(_ kind: ExplainerKind, scores: [Double], target: Int, input: EVAInput,
+                                       features: FeatureMap) -> Heatmap {
+        var h = Heatmap(image: input.display, shape: input.shape, label: features.label, scores: scores,
+                        imageTitle: "IMAGE: CLASS \(target)", mapTitle: kind.rawValue.uppercased() + " (NO GUARANTEE)")
+        h.caption = "BRIGHT: MORE IMPORTANT BY THIS METHOD"
+        return h
     }
 
     /// Writes `bytes` to a temporary file beside `path`, flushes it to disk and renames it.

@@ -213,3 +213,50 @@ struct SharedEVATests {
         }
     }
 }
+
+/// The hybrid mode: sampled bounds up to a cut, the engine after it, no guarantee.
+@Suite("EVA hybrid mode")
+struct HybridTests {
+    @Test("carries no guarantee, writes no claims, and bounds at least the centre's margins")
+    func hybrid() throws {
+        let graph = try RandomNetworks.dense(seed: 3, inputs: 16, hidden: [12, 10], outputs: 4)
+        let network = EVATests.network(graph)
+        var rng = SeededGenerator(seed: 1)
+        let x = rng.uniforms(16, 0...1)
+        let (lower, upper) = EVATests.box(x, 0.1)
+        let features = try FeatureMap(.pixels, shape: ImageShape(inputShape: [1, 16]), image: x)
+        let layer = graph.values[graph.nodes[1].output].name  // relu0: the first hidden layer's output
+        var settings = EVASettings(method: .crown)
+        settings.hybrid = HybridSettings(layer: layer, samples: 200)
+        let problem = EVAProblem(center: x, lower: lower, upper: upper, features: features.inputIndices)
+        let r = try EVA.explain(network: network, problem: problem, settings: settings)
+        #expect(!r.certified && r.claims.claims.isEmpty && r.checkReason?.contains("no bound is guaranteed") == true)
+        #expect(r.scores.count == 16)
+        let y = try Evaluator(graph: graph).evaluate(x)
+        let centre = r.classes.map { y[$0] - y[r.predicted] }.max()!
+        #expect(r.aoFull >= centre && r.aoMasked.allSatisfy { $0 >= centre - 1e-12 })
+    }
+
+    @Test("a layer that does not cut the graph is refused, naming the cut points")
+    func badLayer() throws {
+        let graph = try RandomNetworks.residual(seed: 2, channels: 2, size: 6, outputs: 3)
+        let x = [Double](repeating: 0.5, count: 72)
+        let features = try FeatureMap(.grid(2), shape: ImageShape(channels: 2, height: 6, width: 6), image: x)
+        // A value inside a residual block: some later node reads a value computed before it.
+        let inside = try #require(graph.nodes.indices.dropLast().first { p in
+            let later = Set(graph.nodes[(p + 1)...].map(\.output)), v = graph.nodes[p].output
+            return graph.nodes[(p + 1)...].contains { $0.inputs.contains { $0 != v && !later.contains($0) } }
+        })
+        for name in [graph.values[graph.nodes[inside].output].name, "no such value"] {
+            var settings = EVASettings()
+            settings.hybrid = HybridSettings(layer: name)
+            #expect {
+                try EVA.explain(network: EVATests.network(graph), problem: EVAProblem(center: x, lower: x, upper: x,
+                                                                                       features: features.inputIndices),
+                                settings: settings)
+            } throws: { error in
+                (error as? EVAError)?.message.contains("cut points") == true
+            }
+        }
+    }
+}
