@@ -55,7 +55,7 @@ struct Eva: ParsableCommand {
     @Option(help: "With --center: which input region of the property (0-based).")
     var region = 0
 
-    @Option(help: "Radius of the box B (L-infinity). With --image in pixel units [0, 1]. Required unless --center.")
+    @Option(help: "Radius of the box B (L-infinity). With --image in pixel units [0, 1]. Required for EVA unless --center.")
     var epsilon: Double?
 
     @Option(help: "With --image: MEAN,STD of the network's input normalisation; once for all channels or once per channel, in channel order.")
@@ -101,8 +101,9 @@ struct Eva: ParsableCommand {
             guard iterations >= 1 else { throw UsageError("--iterations must be at least 1") }
             let network = try loadNetwork(path: model)
             let shape = ImageShape(inputShape: network.graph.values[network.graph.input].shape)
+            // A baseline explainer has no box: the radius only matters to EVA.
             let prepared = try evaInput(network: network, image: image, input: input, center: center, region: region,
-                                        epsilon: epsilon, normalize: normalize, clip: clip)
+                                        epsilon: epsilon ?? (explainer == .eva ? nil : 0), normalize: normalize, clip: clip)
             let featureMap = try FeatureMap(features, shape: shape, image: prepared.display)
             if explainer != .eva {
                 return try runBaseline(network: network, prepared: prepared, features: featureMap)

@@ -606,8 +606,9 @@ public struct SobolSequence: Sendable {
 // MARK: - Seeded randomness
 
 /// SplitMix64 (Steele, Lea and Flood, OOPSLA 2014): a small, fast, seeded generator, so
-/// that every sampling method is reproducible from its seed.
-private struct SplitMix64: RandomNumberGenerator {
+/// that every sampling method of the module (baselines, metrics, the hybrid mode) is
+/// reproducible from its seed.
+struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
     init(seed: UInt64) { state = seed }
 

@@ -99,7 +99,8 @@ public struct Heatmap: Sendable {
     var ticks: [Double] {
         let (low, high) = range
         var t = [high, (low + high) / 2, low]
-        if low < 0 && high > 0 { t.append(0) }
+        // Zero gets its own tick unless it would overlap another label (within 8% of the bar).
+        if low < 0 && high > 0, t.allSatisfy({ abs($0) > 0.08 * (high - low) }) { t.append(0) }
         return t
     }
 

@@ -66,18 +66,6 @@ struct GraphCut {
     }
 }
 
-/// SplitMix64: a small deterministic generator for the hybrid mode's samples.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 extension Engine {
     /// Empirical boxes at the cut: per box, the elementwise minimum and maximum of the prefix's
     /// values over the box's samples (batched).
@@ -89,7 +77,7 @@ extension Engine {
         var lower = [Double](), upper = [Double]()
         lower.reserveCapacity(boxes * size)
         upper.reserveCapacity(boxes * size)
-        var rng = SplitMix(state: settings.seed)
+        var rng = SplitMix64(seed: settings.seed)
         let batch = 16
         for b in 0..<boxes {
             let (l, u) = box(b)

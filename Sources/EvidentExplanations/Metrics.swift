@@ -161,7 +161,7 @@ public enum FaithfulnessMetrics {
             throw MetricError("the subset size must lie in 1...\(d) (the number of features); got \(size)")
         }
         guard samples >= 2 else { throw MetricError("μ-fidelity needs at least 2 samples; got \(samples)") }
-        var random = SubsetRandom(state: seed)
+        var random = SplitMix64(seed: seed)
         var points = [input]
         var sums = [Double]()
         points.reserveCapacity(samples + 1)
@@ -381,18 +381,6 @@ public enum FaithfulnessMetrics {
             }
         }
         return evaluator
-    }
-
-    /// SplitMix64 (Steele, Lea and Flood 2014), for reproducible subsets.
-    private struct SubsetRandom {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 }
 
