@@ -98,7 +98,8 @@ struct EvaBenchmark: ParsableCommand {
                 let pictures = rows.filter { $0.input == item.name }.map { row -> Heatmap in
                     row.explainer == .eva
                         ? Heatmap(image: item.input.display, shape: item.input.shape, label: maps[k].label, scores: row.scores,
-                                  imageTitle: "IMAGE: CLASS \(c)", mapTitle: "EVA SCORE (CERTIFIED)")
+                                  imageTitle: "IMAGE: CLASS \(c)",
+                                  mapTitle: row.certified ? "EVA SCORE (CERTIFIED)" : "EVA SCORE (NOT CERTIFIED)")
                         : EVAReport.baselineHeatmap(row.explainer, scores: row.scores, target: c, input: item.input, features: maps[k])
                 }
                 let bytes = try Heatmap.stackedPNG(pictures)

@@ -46,6 +46,8 @@ public struct ComparisonRow: Sendable {
     public var robustnessSr: Double
     public var seconds: Double
     public var scores: [Double]
+    /// Whether the scores rest on certified bounds (EVA whose every bound the checker recomputed).
+    public var certified: Bool
 }
 
 public enum ExplainerComparison {
@@ -72,10 +74,13 @@ public enum ExplainerComparison {
             for kind in settings.explainers {
                 let start = Date()
                 let scores: [Double]
+                var certified = false
                 if kind == .eva {
                     let problem = EVAProblem(center: x, lower: item.input.lower, upper: item.input.upper,
                                              features: features.inputIndices)
-                    scores = try EVA.explain(network: network, problem: problem, settings: settings.eva).scores
+                    let result = try EVA.explain(network: network, problem: problem, settings: settings.eva)
+                    scores = result.scores
+                    certified = result.certified
                 } else {
                     scores = try Baselines.explain(kind, network: network, input: x, target: c, features: features,
                                                    settings: settings.baselines)
@@ -93,7 +98,8 @@ public enum ExplainerComparison {
                     fraction: settings.robustnessFraction, maxRadius: settings.maxRadius, tolerance: settings.tolerance,
                     settings: AttackSettings(restarts: 4, steps: 30), validRange: settings.validRange)
                 rows.append(ComparisonRow(input: item.name, explainer: kind, deletion: deletion, insertion: insertion,
-                                          muFidelity: fidelity, robustnessSr: robustness, seconds: seconds, scores: scores))
+                                          muFidelity: fidelity, robustnessSr: robustness, seconds: seconds, scores: scores,
+                                          certified: certified))
                 settings.progress?("\(item.name) (\(k + 1) of \(inputs.count)): \(kind.rawValue) done in \(String(format: "%.2f", seconds)) s")
             }
         }

@@ -56,4 +56,23 @@ struct EvaCommandTests {
             #expect(run.status == 2 && run.errorLines.count == 1 && run.standardError.contains(message), "\(run)")
         }
     }
+
+    /// `evident eva-benchmark`: a table with every metric and explainer, a csv, a picture per input.
+    @Test("eva-benchmark writes the metric tables and the pictures")
+    func benchmark() throws {
+        let folder = try TemporaryFolder()
+        let out = folder.url.appendingPathComponent("bench").path
+        let inputs = ["test_1", "test_2"].map { repositoryPath("Networks/digits_resnet/test_inputs/\($0).txt") }
+        let run = try CLI.run(["eva-benchmark", Self.model] + inputs + ["--epsilon", "0.02", "--features", "grid:2",
+                                                                        "--explainers", "eva,occlusion", "--out", out])
+        #expect(run.status == 0, "\(run)")
+        let table = try String(contentsOfFile: out + "/table.md", encoding: .utf8)
+        for row in ["Deletion AUC", "Insertion AUC", "μFidelity", "Robustness-Sr"] { #expect(table.contains("| \(row)"), "\(row)") }
+        #expect(table.hasPrefix("| metric | eva | occlusion |") && table.contains("2 inputs"))
+        let csv = try String(contentsOfFile: out + "/table.csv", encoding: .utf8)
+        #expect(csv.split(separator: "\n").filter { $0.hasPrefix("test_") }.count == 4)
+        for name in ["test_1", "test_2"] { #expect(FileManager.default.fileExists(atPath: out + "/pictures/\(name).png")) }
+        let bad = try CLI.run(["eva-benchmark", Self.model, inputs[0], "--epsilon", "0.02", "--explainers", "eva,lime", "--out", out])
+        #expect(bad.status == 2 && bad.standardError.contains("'lime' is not one of"), "\(bad)")
+    }
 }
