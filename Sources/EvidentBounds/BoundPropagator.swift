@@ -455,6 +455,11 @@ public final class BoundPropagator: @unchecked Sendable {
         }
     }
 
+    /// Whether a box inside another box, differing from it in `differing` of `inputs`
+    /// coordinates, takes that box's work (``BoundOptions/sharesContainingBoxes``): at most an
+    /// eighth of the coordinates.
+    public static func mayShare(differing: Int, inputs: Int) -> Bool { 8 * differing <= inputs }
+
     /// For each box, another box of the batch that contains it and differs from it in at
     /// most an eighth of the input coordinates (EVA's boxes: one patch fixed), or `nil`.
     /// Reusing a parent's relaxations costs tightness when the boxes differ much (a box
@@ -469,7 +474,7 @@ public final class BoundPropagator: @unchecked Sendable {
                 if pl > cl || pu < cu { return false }
                 if pl != cl || pu != cu {
                     differing += 1
-                    if 8 * differing > n { return false }
+                    if !Self.mayShare(differing: differing, inputs: n) { return false }
                 }
             }
             // Identical boxes: the lower index is the parent.

@@ -70,7 +70,7 @@ struct Eva: ParsableCommand {
     @Option(help: "eva (certified), or a baseline without guarantee: saliency, gradxinput, integrated-gradients, smoothgrad, occlusion, rise, sobol.")
     var explainer: ExplainerKind = .eva
 
-    @Option(help: "full (every box bounded by itself) or reuse (B's intermediate bounds for every box; faster, looser).")
+    @Option(help: "full (B's CROWN rows re-concretised for every box), independent (every box bounded alone: tightest, slowest) or reuse (B's intermediate bounds for every box: fastest, loosest).")
     var mode: EVAMode = .full
 
     @Option(help: "alpha-CROWN: bound evaluations per box.")

@@ -91,16 +91,13 @@ struct EvaBenchmark: ParsableCommand {
             let table = ExplainerComparison.markdown(rows, explainers: kinds)
             try table.write(toFile: out + "/table.md", atomically: true, encoding: .utf8)
             try ExplainerComparison.csv(rows, explainers: kinds).write(toFile: out + "/table.csv", atomically: true, encoding: .utf8)
-            let evaluator = Evaluator(graph: network.graph)
             for (k, item) in prepared.enumerated() {
-                let y = try evaluator.evaluate(item.input.center)
-                let c = y.indices.max { y[$0] < y[$1] } ?? 0
                 let pictures = rows.filter { $0.input == item.name }.map { row -> Heatmap in
                     row.explainer == .eva
-                        ? Heatmap(image: item.input.display, shape: item.input.shape, label: maps[k].label, scores: row.scores,
-                                  imageTitle: "IMAGE: CLASS \(c)",
-                                  mapTitle: row.certified ? "EVA SCORE (CERTIFIED)" : "EVA SCORE (NOT CERTIFIED)")
-                        : EVAReport.baselineHeatmap(row.explainer, scores: row.scores, target: c, input: item.input, features: maps[k])
+                        ? EVAReport.evaHeatmap(scores: row.scores, predicted: row.target, certified: row.certified, hybrid: false,
+                                               input: item.input, features: maps[k])
+                        : EVAReport.baselineHeatmap(row.explainer, scores: row.scores, target: row.target, input: item.input,
+                                                    features: maps[k])
                 }
                 let bytes = try Heatmap.stackedPNG(pictures)
                 try Data(bytes).write(to: URL(fileURLWithPath: out + "/pictures/\(item.name).png"))

@@ -252,7 +252,7 @@ private struct ChunkPass {
     func finish() -> [RowBound] {
         let constantCount = TermCount(constantTerms), chargeCount = TermCount(chargeTerms)
         let widest = pass.children.lazy.flatMap { $0 }.map(\.differing.count).max() ?? 0
-        let childCount = TermCount(constantTerms + 2 * widest)
+        let childTerms = TermCount(constantTerms + 2 * widest)
         /// `down(k − up(dot-product error of m + charges + fixed))`, or `nil` if not finite.
         func bound(_ k: Double, _ m: Double, _ count: TermCount, _ charges: Double, _ r: Int) -> Double? {
             let total = roundedSum(roundedSum(count.dotProductError(absoluteSum: m), charges, upward: true),
@@ -261,22 +261,22 @@ private struct ChunkPass {
             return lower.isFinite && total.isFinite && k.isFinite ? lower : nil
         }
         return (0..<n).map { r in
-            let box = rows[r].box, childCount_ = box < pass.children.count ? pass.children[box].count : 0
+            let box = rows[r].box, childBoxes = box < pass.children.count ? pass.children[box].count : 0
             if let failure = failure[r] {
-                return RowBound(lower: -.infinity, failure: failure, children: Array(repeating: -.infinity, count: childCount_))
+                return RowBound(lower: -.infinity, failure: failure, children: Array(repeating: -.infinity, count: childBoxes))
             }
             let charges = chargeCount.sumUpperBound(charge[r])
             guard let lower = bound(constant[r], absoluteConstant[r], constantCount, charges, r) else {
                 return RowBound(lower: -.infinity, failure: "a non-finite number arose in the bound (constant \(constant[r]), "
-                                + "rounding charge \(charges))", children: Array(repeating: -.infinity, count: childCount_))
+                                + "rounding charge \(charges))", children: Array(repeating: -.infinity, count: childBoxes))
             }
             var children = [Double]()
-            if childCount_ > 0 {
+            if childBoxes > 0 {
                 // No coefficient reached the input: the bound is the same on every child.
-                if childConstant.isEmpty { children = Array(repeating: lower, count: childCount_) }
+                if childConstant.isEmpty { children = Array(repeating: lower, count: childBoxes) }
                 else {
-                    children = (0..<childCount_).map { c in
-                        bound(childConstant[r][c], childAbsolute[r][c], childCount, charges, r) ?? -.infinity
+                    children = (0..<childBoxes).map { c in
+                        bound(childConstant[r][c], childAbsolute[r][c], childTerms, charges, r) ?? -.infinity
                     }
                 }
             }

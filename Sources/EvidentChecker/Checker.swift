@@ -145,10 +145,9 @@ public enum Checker {
             return report(CheckFailure("an \(certificate.claim.kind) certificate must bind a property file"))
         }
         let model: CheckerModel
-        do { model = try CheckerModel(network: network) } catch let problem as ModelProblem {
-            return report(CheckFailure("the network is not supported by the checker: \(problem.message)"))
-        } catch {
-            return report(CheckFailure("the network is not supported by the checker: \(error)"))
+        switch checkerModel(network) {
+        case .failure(let failure): return report(failure)
+        case .success(let m): model = m
         }
         if let property {
             guard property.inputCount == model.inputSize, property.outputCount <= model.outputSize else {
@@ -202,10 +201,9 @@ public enum Checker {
             return CertifiedBounds(values: values, reason: reason, statistics: statistics)
         }
         let model: CheckerModel
-        do { model = try CheckerModel(network: network) } catch let problem as ModelProblem {
-            return result([], "the network is not supported by the checker: \(problem.message)")
-        } catch {
-            return result([], "the network is not supported by the checker: \(error)")
+        switch checkerModel(network) {
+        case .failure(let failure): return result([], failure.message)
+        case .success(let m): model = m
         }
         var work = NodeBounds.Work()
         let outcome = ClaimChecks.boundClaimValues(claims, model: model, statistics: &statistics, work: &work)
@@ -214,6 +212,15 @@ public enum Checker {
         switch outcome {
         case .success(let values): return result(values, nil)
         case .failure(let failure): return result([], failure.message)
+        }
+    }
+
+    /// The checker's view of a network, or why it does not support it.
+    static func checkerModel(_ network: Network) -> Result<CheckerModel, CheckFailure> {
+        do { return .success(try CheckerModel(network: network)) } catch let problem as ModelProblem {
+            return .failure(CheckFailure("the network is not supported by the checker: \(problem.message)"))
+        } catch {
+            return .failure(CheckFailure("the network is not supported by the checker: \(error)"))
         }
     }
 

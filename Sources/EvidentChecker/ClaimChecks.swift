@@ -130,10 +130,11 @@ enum ClaimChecks {
     /// Validates the claims' structure (boxes, overrides, counts, finiteness; not their
     /// values) and recomputes, soundly, the bound each claim's parameters justify: a lower
     /// bound of `c · y` for `atLeast`, an upper bound for `atMost`, over the claim's region.
-    /// Claims whose intermediate bounds are those of one box (the base box, with `reuse base
-    /// intermediates`, or a claim without overrides) share one bound computation; the
-    /// others get their own. Computations go through ``NodeBounds`` in blocks of several
-    /// subdomains, each exactly as it is computed alone.
+    /// Claims on one region share its intermediate bounds, and claims reusing the base box's
+    /// intermediates share those of the base box. The bounds go through ``NodeBounds`` in
+    /// blocks of several subdomains, each exactly as it is computed alone; regions that share
+    /// their base box's rows are computed together with one computation of the base box's
+    /// rows (``NodeBounds/computeShared``).
     static func boundClaimValues(_ claims: BoundClaims, model: CheckerModel, statistics: inout CheckStatistics,
                                  work: inout NodeBounds.Work) -> Result<[Double], CheckFailure> {
         let layout: SlopeLayout
@@ -151,17 +152,16 @@ enum ClaimChecks {
                 }
             }
         }
-        // Regions per claim, and groups of claims that share intermediate bounds: those of one
-        // base box (reusing its intermediates, or without overrides), or of one region.
-        struct GroupKey: Hashable {
-            var box: UInt32
-            var overrides: [BoxOverride]
-            var shared: Bool
-        }
-        // Distinct regions (claims on one region share one copy), and each claim's region.
+        // Distinct regions (claims on one region share one copy), each claim's region, and the
+        // groups of claims that share intermediate bounds: those of one region (the base box's
+        // for claims that reuse its intermediates), computed alone or sharing the base's rows.
         struct RegionKey: Hashable {
             var box: UInt32
             var overrides: [BoxOverride]
+        }
+        struct GroupKey: Hashable {
+            var region: RegionKey
+            var shared: Bool
         }
         var distinct = [ValueBounds](), regionIndex = [RegionKey: Int](), regionOf = [Int]()
         var groups = [GroupKey: [Int]]()
@@ -207,7 +207,7 @@ enum ClaimChecks {
                 regionOf.append(distinct.count)
                 distinct.append(region)
             }
-            let key = GroupKey(box: claim.box, overrides: claim.reuseBaseIntermediates ? [] : claim.overrides,
+            let key = GroupKey(region: RegionKey(box: claim.box, overrides: claim.reuseBaseIntermediates ? [] : claim.overrides),
                                shared: claim.sharesBaseRows && !claim.overrides.isEmpty)
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(k)
@@ -264,8 +264,8 @@ enum ClaimChecks {
         for key in order {
             let members = groups[key]!
             if key.shared {
-                if sharing[key.box] == nil { sharingOrder.append(key.box) }
-                sharing[key.box, default: []].append(members)
+                if sharing[key.region.box] == nil { sharingOrder.append(key.region.box) }
+                sharing[key.region.box, default: []].append(members)
             } else {
                 plain.append(members)
             }

@@ -40,6 +40,8 @@ public struct ComparisonSettings: Sendable {
 public struct ComparisonRow: Sendable {
     public var input: String
     public var explainer: ExplainerKind
+    /// The class explained: the one the network predicts at the input.
+    public var target: Int
     public var deletion: Double
     public var insertion: Double
     public var muFidelity: Double
@@ -97,7 +99,7 @@ public enum ExplainerComparison {
                     network: network, input: x, target: c, scores: scores, features: indices,
                     fraction: settings.robustnessFraction, maxRadius: settings.maxRadius, tolerance: settings.tolerance,
                     settings: AttackSettings(restarts: 4, steps: 30), validRange: settings.validRange)
-                rows.append(ComparisonRow(input: item.name, explainer: kind, deletion: deletion, insertion: insertion,
+                rows.append(ComparisonRow(input: item.name, explainer: kind, target: c, deletion: deletion, insertion: insertion,
                                           muFidelity: fidelity, robustnessSr: robustness, seconds: seconds, scores: scores,
                                           certified: certified))
                 settings.progress?("\(item.name) (\(k + 1) of \(inputs.count)): \(kind.rawValue) done in \(String(format: "%.2f", seconds)) s")

@@ -144,13 +144,23 @@ public enum EVA {
             guard outputs >= 2 else { throw EVAError("the network has one output: there is no other class to compare with") }
             classes = (0..<outputs).filter { $0 != c }
         }
-        // Rows e_c − e_j: their lower bounds L give upper bounds −L of the margins f_j − f_c.
-        var coefficients = [Double](repeating: 0, count: classes.count * outputs)
-        for (k, j) in classes.enumerated() {
-            coefficients[k * outputs + c] = 1
-            coefficients[k * outputs + j] = -1
+        // The margins f_j − f_c; the engine bounds the rows e_c − e_j from below (the negation).
+        let margins = classes.map { j -> [Double] in
+            var row = [Double](repeating: 0, count: outputs)
+            row[j] = 1
+            row[c] = -1
+            return row
         }
-        let spec = LinearSpecification(rows: classes.count, coefficients: coefficients)
+        let spec = LinearSpecification(rows: classes.count, coefficients: margins.flatMap { $0 }).negated
+        /// The result for margin bounds per box (box 0: B).
+        func result(_ bounds: [[Double]], engine: [[Double]], claims: BoundClaims, certified: Bool, reason: String?,
+                    boundSeconds: Double, checkSeconds: Double) -> EVAResult {
+            let ao = bounds.map { $0.max() ?? -.infinity }
+            return EVAResult(predicted: c, classes: classes, target: problem.target, outputs: y, marginBounds: bounds,
+                             engineMarginBounds: engine, aoFull: ao[0], aoMasked: Array(ao.dropFirst()),
+                             scores: ao.dropFirst().map { ao[0] - $0 }, claims: claims, certified: certified, checkReason: reason,
+                             boundSeconds: boundSeconds, checkSeconds: checkSeconds)
+        }
         let start = Date()
         if let hybrid = settings.hybrid {
             guard hybrid.samples >= 1 else { throw EVAError("--samples must be at least 1") }
@@ -161,14 +171,11 @@ public enum EVA {
             var engine = Engine(propagator: BoundPropagator(graph: cut.suffix), problem: problem, spec: spec, settings: settings)
             engine.cutBoxes = boxes
             let computed = try engine.run()
-            let ao = computed.upper.map { $0.max() ?? -.infinity }
-            return EVAResult(predicted: c, classes: classes, target: problem.target, outputs: y, marginBounds: computed.upper,
-                             engineMarginBounds: computed.upper, aoFull: ao[0], aoMasked: Array(ao.dropFirst()),
-                             scores: ao.dropFirst().map { ao[0] - $0 }, claims: BoundClaims(slopeLayers: [], boxes: [], claims: []),
-                             certified: false,
-                             checkReason: "hybrid mode: the values of '\(hybrid.layer)' are bounded by \(hybrid.samples + 1) sampled "
-                                + "inputs per box, which can miss their extremes, so no bound is guaranteed",
-                             boundSeconds: Date().timeIntervalSince(start), checkSeconds: 0)
+            return result(computed.upper, engine: computed.upper, claims: BoundClaims(slopeLayers: [], boxes: [], claims: []),
+                          certified: false,
+                          reason: "hybrid mode: the values of '\(hybrid.layer)' are bounded by \(hybrid.samples + 1) sampled "
+                            + "inputs per box, which can miss their extremes, so no bound is guaranteed",
+                          boundSeconds: Date().timeIntervalSince(start), checkSeconds: 0)
         }
         let propagator = propagator ?? BoundPropagator(graph: graph)
         var engine = Engine(propagator: propagator, problem: problem, spec: spec, settings: settings)
@@ -183,14 +190,12 @@ public enum EVA {
             let overrides = b == 0 ? [] : problem.features[b - 1].map {
                 BoxOverride(index: UInt32($0), lower: problem.center[$0], upper: problem.center[$0])
             }
-            for (k, j) in classes.enumerated() {
-                var row = [Double](repeating: 0, count: outputs)
-                row[j] = 1
-                row[c] = -1
+            for (k, row) in margins.enumerated() {
                 claimList.append(BoundClaim(box: 0, overrides: overrides, coefficients: row, sense: .atMost,
                                             value: computed.upper[b][k], slopes: computed.slopes?[b][k],
                                             reuseBaseIntermediates: settings.mode == .reuse && b > 0,
-                                            sharesBaseRows: settings.mode == .full && b > 0 && Engine.shares(problem.features[b - 1], n)))
+                                            sharesBaseRows: settings.mode == .full && b > 0
+                                                && BoundPropagator.mayShare(differing: problem.features[b - 1].count, inputs: n)))
             }
         }
         var claims = BoundClaims(slopeLayers: computed.layout?.slopeLayers ?? [],
@@ -198,7 +203,7 @@ public enum EVA {
         settings.progress?("checking \(claimList.count) bound claims with sound arithmetic")
         let checked = Checker.certifiedBounds(claims, network: network)
         var certified = checked.reason == nil
-        var margins = computed.upper
+        var bounds = computed.upper
         if certified {
             for b in 0..<boxes {
                 for k in classes.indices {
@@ -206,16 +211,13 @@ public enum EVA {
                     // Any value at or above the recomputed bound is a valid claim.
                     let value = max(computed.upper[b][k], checked.values[i])
                     guard value.isFinite else { certified = false; continue }
-                    margins[b][k] = value
+                    bounds[b][k] = value
                     claims.claims[i].value = value
                 }
             }
         }
-        let ao = margins.map { $0.max() ?? -.infinity }
-        return EVAResult(predicted: c, classes: classes, target: problem.target, outputs: y, marginBounds: margins, engineMarginBounds: computed.upper,
-                         aoFull: ao[0], aoMasked: Array(ao.dropFirst()), scores: ao.dropFirst().map { ao[0] - $0 },
-                         claims: claims, certified: certified, checkReason: checked.reason,
-                         boundSeconds: boundSeconds, checkSeconds: checked.statistics.seconds)
+        return result(bounds, engine: computed.upper, claims: claims, certified: certified, reason: checked.reason,
+                      boundSeconds: boundSeconds, checkSeconds: checked.statistics.seconds)
     }
 }
 
@@ -259,10 +261,6 @@ struct Engine {
         return (l, u)
     }
 
-    /// Whether the full mode shares `B`'s rows with the box of `feature`: when it fixes at most
-    /// an eighth of the inputs, as the engine's batches decide (``BoundOptions/sharesContainingBoxes``).
-    static func shares(_ feature: [Int], _ n: Int) -> Bool { 8 * feature.count <= n }
-
     mutating func run() throws -> Output {
         switch (settings.mode, settings.method) {
         case (.reuse, .ibp):
@@ -287,11 +285,6 @@ struct Engine {
         var layout: SlopeLayout?
         var options = BoundOptions(method: settings.method == .alphaCrown ? .crown : settings.method)
         options.sharesContainingBoxes = sharing
-        if settings.method == .alphaCrown {
-            // The slope neurons: those unstable over B (a neuron stable on B is stable on every B_u).
-            let (l, u) = box(0)
-            layout = SlopeLayout(graph: propagator.graph, bounds: propagator.intermediateBounds(lower: l, upper: u, batch: 1))
-        }
         let per = max(1, settings.boxesPerCall)
         var done = 0
         var next = 0
@@ -312,6 +305,9 @@ struct Engine {
             let keep = Set(fresh)
             if settings.method == .alphaCrown {
                 let intermediate = propagator.intermediateBounds(lower: lower, upper: upperBox, batch: members.count, options: options)
+                // The slope neurons: those unstable over B, the first call's box 0 (a neuron
+                // stable on B is stable on every B_u).
+                if layout == nil { layout = SlopeLayout(graph: propagator.graph, bounds: intermediate) }
                 let result = propagator.finalBounds(of: spec, lower: lower, upper: upperBox, batch: members.count,
                                                     intermediate: intermediate,
                                                     settings: FinalBoundSettings(iterations: settings.iterations))

@@ -38,10 +38,7 @@ public enum EVAReport {
     @discardableResult
     public static func write(_ result: EVAResult, input: EVAInput, features: FeatureMap, settings: EVASettings,
                              model: FileBinding, seconds: Double, producer: String, to folder: String) throws -> [String] {
-        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
-            throw EVAError("\(folder): cannot create the output folder (\(error.localizedDescription))")
-        }
-        func path(_ name: String) -> String { (folder as NSString).appendingPathComponent(name) }
+        let path = try outputFolder(folder)
         var written = [String]()
         var certificateName: String? = nil
         if result.certified {
@@ -57,19 +54,11 @@ public enum EVAReport {
                                  seconds: seconds, boundSeconds: result.boundSeconds, checkSeconds: result.checkSeconds,
                                  guarantee: result.certified, certificate: certificateName,
                                  warning: result.certified ? nil : "no guarantee: " + (result.checkReason ?? "the bounds were not certified"))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        try atomicWrite([UInt8](try encoder.encode(file)) + [10], to: path("scores.json"))
+        try writeScores(file, to: path("scores.json"))
         written.append(path("scores.json"))
-        let heatmap = Heatmap(image: input.display, shape: input.shape, label: features.label, scores: result.scores,
-                              imageTitle: "IMAGE: CLASS \(result.predicted)",
-                              mapTitle: result.certified ? "EVA SCORE (CERTIFIED)"
-                                  : settings.hybrid != nil ? "EVA SCORE (HYBRID: NO GUARANTEE)" : "EVA SCORE (NOT CERTIFIED)")
-        try atomicWrite(try heatmap.png(), to: path("heatmap.png"))
-        try atomicWrite(Array(heatmap.svg().utf8), to: path("heatmap.svg"))
-        written += [path("heatmap.png"), path("heatmap.svg")]
-        return written
+        let heatmap = evaHeatmap(scores: result.scores, predicted: result.predicted, certified: result.certified,
+                                 hybrid: settings.hybrid != nil, input: input, features: features)
+        return written + (try writePictures(heatmap, path))
     }
 
     /// Writes a baseline explainer's `scores.json` (keys `explainer`, `features`,
@@ -77,23 +66,47 @@ public enum EVAReport {
     /// pictures into `folder`.
     public static func writeBaseline(_ kind: ExplainerKind, scores: [Double], target: Int, input: EVAInput, features: FeatureMap,
                                      seconds: Double, to folder: String) throws {
-        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
-            throw EVAError("\(folder): cannot create the output folder (\(error.localizedDescription))")
-        }
-        func path(_ name: String) -> String { (folder as NSString).appendingPathComponent(name) }
+        let path = try outputFolder(folder)
         struct File: Codable {
             var explainer: String, features: String, featureCount: Int, `class`: Int, scores: [Double], labels: [Int]
             var seconds: Double, guarantee: Bool
         }
+        let file = File(explainer: kind.rawValue, features: features.kind.description, featureCount: features.count, class: target,
+                        scores: scores, labels: features.label, seconds: seconds, guarantee: false)
+        try writeScores(file, to: path("scores.json"))
+        try writePictures(baselineHeatmap(kind, scores: scores, target: target, input: input, features: features), path)
+    }
+
+    /// The picture of an EVA map, its title saying whether the map is certified.
+    public static func evaHeatmap(scores: [Double], predicted: Int, certified: Bool, hybrid: Bool, input: EVAInput,
+                                  features: FeatureMap) -> Heatmap {
+        Heatmap(image: input.display, shape: input.shape, label: features.label, scores: scores,
+                imageTitle: "IMAGE: CLASS \(predicted)",
+                mapTitle: certified ? "EVA SCORE (CERTIFIED)" : hybrid ? "EVA SCORE (HYBRID: NO GUARANTEE)" : "EVA SCORE (NOT CERTIFIED)")
+    }
+
+    /// Creates `folder` if needed; returns the path of a file in it by name.
+    static func outputFolder(_ folder: String) throws -> (String) -> String {
+        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+            throw EVAError("\(folder): cannot create the output folder (\(error.localizedDescription))")
+        }
+        return { (folder as NSString).appendingPathComponent($0) }
+    }
+
+    /// Pretty, key-sorted JSON; non-finite numbers as the strings "inf", "-inf", "nan".
+    static func writeScores<T: Encodable>(_ value: T, to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        let file = File(explainer: kind.rawValue, features: features.kind.description, featureCount: features.count, class: target,
-                        scores: scores, labels: features.label, seconds: seconds, guarantee: false)
-        try atomicWrite([UInt8](try encoder.encode(file)) + [10], to: path("scores.json"))
-        let heatmap = baselineHeatmap(kind, scores: scores, target: target, input: input, features: features)
+        try atomicWrite([UInt8](try encoder.encode(value)) + [10], to: path)
+    }
+
+    /// `heatmap.png` and `heatmap.svg`; returns their paths.
+    @discardableResult
+    static func writePictures(_ heatmap: Heatmap, _ path: (String) -> String) throws -> [String] {
         try atomicWrite(try heatmap.png(), to: path("heatmap.png"))
         try atomicWrite(Array(heatmap.svg().utf8), to: path("heatmap.svg"))
+        return [path("heatmap.png"), path("heatmap.svg")]
     }
 
     /// The picture of a baseline's map.
