@@ -53,8 +53,10 @@ let package = Package(
         .target(name: "EvidentExplanations",
                 dependencies: ["EvidentIR", "EvidentIO", "EvidentEval", "EvidentBounds", "EvidentCertificate", "EvidentChecker",
                                "EvidentVerification"]),
+        // Campaigns: many instances through `evident verify`, resumable, sharded, summarised.
+        .target(name: "EvidentCampaign", dependencies: ["EvidentIO"]),
         .target(name: "Evident",
-                dependencies: ["EvidentIR", "EvidentIO", "EvidentONNX", "EvidentNNet", "EvidentVNNLib", "EvidentEval",
+                dependencies: ["EvidentCampaign", "EvidentIR", "EvidentIO", "EvidentONNX", "EvidentNNet", "EvidentVNNLib", "EvidentEval",
                                "EvidentLP", "EvidentBounds", "EvidentCertificate", "EvidentChecker",
                                "EvidentVerification", "EvidentExplanations"]),
         .executableTarget(name: "EvidentCLI",
@@ -79,6 +81,7 @@ let package = Package(
                     dependencies: ["EvidentTestSupport", "Evident", .product(name: "BigInt", package: "BigInt")]),
         .testTarget(name: "EvidentVerificationTests", dependencies: ["EvidentTestSupport", "Evident"]),
         .testTarget(name: "EvidentCLITests", dependencies: ["EvidentTestSupport", "Evident"]),
+        .testTarget(name: "EvidentCampaignTests", dependencies: ["EvidentTestSupport", "EvidentCampaign"]),
         .testTarget(name: "EvidentExplanationsTests", dependencies: ["EvidentTestSupport", "Evident"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]

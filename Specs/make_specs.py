@@ -308,7 +308,7 @@ def main():
             lower, upper = input_box(image, float(eps_text))
             with open(os.path.join(specs_dir, stem + ".vnnlib"), "w") as f:
                 f.write(vnnlib_text(lower, upper, label, eps_text, index))
-            rows.append(f"{ONNX_REL},Specs/{stem}.vnnlib,{TIMEOUT_SECONDS}")
+            rows.append(f"../{ONNX_REL},{stem}.vnnlib,{TIMEOUT_SECONDS}")
             if dense is None:
                 print(f"{stem}: split position {k}, label {label}")
                 continue
@@ -330,7 +330,7 @@ def main():
                             f"inside the box, Y from onnxruntime (float32)")
                     write_counterexample(os.path.join(cex_dir, stem + ".counterexample"), x32, y32, note)
                     result, evidence = "sat", "PGD"
-            expected.append(f"{ONNX_REL},Specs/{stem}.vnnlib,{result},{evidence},"
+            expected.append(f"../{ONNX_REL},{stem}.vnnlib,{result},{evidence},"
                             f"{ibp:.6f},{crown:.6f},{unstable},{attack:.6f}")
             print(f"{stem}: split position {k}, label {label}, IBP {ibp:.4f}, CROWN {crown:.4f} "
                   f"({unstable} unstable ReLUs), PGD {attack:.4f} -> {result}")

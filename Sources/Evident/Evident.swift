@@ -11,3 +11,4 @@
 @_exported import EvidentChecker
 @_exported import EvidentVerification
 @_exported import EvidentExplanations
+@_exported import EvidentCampaign

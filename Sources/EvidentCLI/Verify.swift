@@ -89,7 +89,7 @@ struct Verify: ParsableCommand {
                 let folder = (certificatePath as NSString).deletingLastPathComponent
                 proof.model.path = relativePath(of: model, from: folder)
                 proof.property?.path = relativePath(of: property, from: folder)
-                try proof.write(to: certificatePath)
+                try OutputFile.writeAtomically(proof.encoded(), to: certificatePath)
                 written = (certificatePath, proof.encoded().count)
             }
             let counterexample = outcome.verdict == .sat ? outcome.counterexample : nil
@@ -125,10 +125,9 @@ struct Verify: ParsableCommand {
         throw ExitCode(verdict.exitCode)
     }
 
+    /// Written atomically and flushed: a run killed mid-write leaves no partial file.
     func write(_ text: String, to path: String) throws {
-        do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-            throw EvidentError.unreadable(file: path, reason: "cannot be written: \(error.localizedDescription)")
-        }
+        try OutputFile.writeAtomically(text, to: path)
     }
 }
 

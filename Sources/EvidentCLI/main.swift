@@ -12,7 +12,7 @@ struct EvidentCommand: ParsableCommand {
         Every number Evident prints about a network is computed in Float64 from the weights \
         stored in the file. Run `evident help SUBCOMMAND` for details of each command.
         """,
-        subcommands: [Info.self, Eval.self, Bounds.self, Verify.self, Check.self, Eva.self, EvaBenchmark.self])
+        subcommands: [Info.self, Eval.self, Bounds.self, Verify.self, Check.self, Eva.self, EvaBenchmark.self, CampaignCommand.self])
 }
 
 /// Options shared by every subcommand.

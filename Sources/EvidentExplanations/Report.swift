@@ -43,7 +43,7 @@ public enum EVAReport {
         var certificateName: String? = nil
         if result.certified {
             let certificate = Certificate(model: model, property: nil, producer: producer, claim: .bounds(result.claims))
-            try atomicWrite(certificate.encoded(), to: path("eva.proof"))
+            try OutputFile.writeAtomically(certificate.encoded(), to: path("eva.proof"))
             written.append(path("eva.proof"))
             certificateName = "eva.proof"
         }
@@ -98,14 +98,14 @@ public enum EVAReport {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        try atomicWrite([UInt8](try encoder.encode(value)) + [10], to: path)
+        try OutputFile.writeAtomically([UInt8](try encoder.encode(value)) + [10], to: path)
     }
 
     /// `heatmap.png` and `heatmap.svg`; returns their paths.
     @discardableResult
     static func writePictures(_ heatmap: Heatmap, _ path: (String) -> String) throws -> [String] {
-        try atomicWrite(try heatmap.png(), to: path("heatmap.png"))
-        try atomicWrite(Array(heatmap.svg().utf8), to: path("heatmap.svg"))
+        try OutputFile.writeAtomically(try heatmap.png(), to: path("heatmap.png"))
+        try OutputFile.writeAtomically(Array(heatmap.svg().utf8), to: path("heatmap.svg"))
         return [path("heatmap.png"), path("heatmap.svg")]
     }
 
@@ -117,23 +117,5 @@ public enum EVAReport {
         h.caption = "BRIGHT: MORE IMPORTANT BY THIS METHOD"
         return h
     }
-
-    /// Writes `bytes` to a temporary file beside `path`, flushes it to disk and renames it.
-    static func atomicWrite(_ bytes: [UInt8], to path: String) throws {
-        let temporary = path + ".partial-\(getpid())"
-        guard let handle = FileManager.default.createFile(atPath: temporary, contents: nil) ? FileHandle(forWritingAtPath: temporary) : nil
-        else { throw EVAError("\(path): cannot be written") }
-        do {
-            try handle.write(contentsOf: Data(bytes))
-            try handle.synchronize()
-            try handle.close()
-        } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw EVAError("\(path): cannot be written (\(error.localizedDescription))")
-        }
-        guard rename(temporary, path) == 0 else {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw EVAError("\(path): cannot be written (rename failed: \(String(cString: strerror(errno))))")
-        }
-    }
 }
+

@@ -16,11 +16,14 @@ func verify(model: String, property: String, timeout: Double) throws -> Verifica
 
 @Suite struct ShippedPropertyTests {
     static let root = SharedBenchmarks.repositoryRoot
+    /// The rows of `Specs/expected.csv`, paths made relative to the repository (the file's are
+    /// relative to `Specs/`, VNN-COMP's convention).
     static var expected: [(model: String, property: String, result: String)] {
         guard let text = try? String(contentsOf: root.appendingPathComponent("Specs/expected.csv"), encoding: .utf8) else { return [] }
+        func fromRoot(_ path: String) -> String { URL(fileURLWithPath: "/Specs/" + path).standardizedFileURL.path.dropFirst().description }
         return text.split(whereSeparator: \.isNewline).dropFirst().map { line in
             let cells = line.split(separator: ",").map(String.init)
-            return (cells[0], cells[1], cells[2])
+            return (fromRoot(cells[0]), fromRoot(cells[1]), cells[2])
         }
     }
 

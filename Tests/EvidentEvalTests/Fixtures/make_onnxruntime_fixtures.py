@@ -314,7 +314,9 @@ def instances(benchmarks):
         for row in csv.reader(f):
             if not row or row[0].strip() in ("", "onnx"):
                 continue
-            rows.append((row[0].strip(), row[1].strip(), os.path.join(ROOT, row[0].strip()), os.path.join(ROOT, row[1].strip())))
+            # Paths relative to the csv (VNN-COMP's convention); keys relative to the repository.
+            onnx_path, vnn_path = (os.path.normpath(os.path.join(ROOT, os.path.dirname(OWN_CSV), c.strip())) for c in row[:2])
+            rows.append((os.path.relpath(onnx_path, ROOT), os.path.relpath(vnn_path, ROOT), onnx_path, vnn_path))
     return rows
 
 
