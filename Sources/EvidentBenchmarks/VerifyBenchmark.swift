@@ -39,25 +39,19 @@ struct VerifyRun {
     }
 }
 
-func groundTruthInstances(root: URL, filter: String?) -> [VerifyInstance] {
-    SharedBenchmarks.csvRows("ground_truth.csv").compactMap { row in
-        guard row.count >= 5, filter.map({ row[0].contains($0) || row[2].contains($0) }) ?? true else { return nil }
-        return VerifyInstance(family: row[0], model: root.appendingPathComponent(row[1]).path,
-                              property: root.appendingPathComponent(row[2]).path, timeout: Double(row[3]) ?? 300, truth: row[4])
-    }
-}
-
-/// Rows `onnx,vnnlib,timeout[,truth]` of a VNN-COMP instances csv, paths relative to the csv.
-func csvInstances(path: String) -> [VerifyInstance] {
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
-    let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
-    let family = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-    return text.split(whereSeparator: \.isNewline).compactMap { line in
-        let cells = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        guard cells.count >= 3, let timeout = Double(cells[2]) else { return nil }
-        return VerifyInstance(family: family, model: folder.appendingPathComponent(cells[0]).path,
-                              property: folder.appendingPathComponent(cells[1]).path, timeout: timeout,
-                              truth: cells.count > 3 ? cells[3] : nil)
+/// The instances of a csv `evident campaign` reads (VNN-COMP's `instances.csv`, or a header
+/// form with answers such as `ground_truth.csv`), keeping those whose benchmark or property
+/// contains `filter`. An unreadable csv is reported and gives none.
+func csvInstances(path: String, filter: String? = nil) -> [VerifyInstance] {
+    do {
+        return try InstanceList.read(path: path).compactMap { instance in
+            guard filter.map({ instance.benchmark.contains($0) || instance.vnnlib.contains($0) }) ?? true else { return nil }
+            return VerifyInstance(family: instance.benchmark, model: instance.modelPath, property: instance.propertyPath,
+                                  timeout: instance.timeout, truth: instance.truth?.rawValue)
+        }
+    } catch {
+        print("  \(error.localizedDescription)")
+        return []
     }
 }
 
@@ -86,7 +80,7 @@ func benchmarkVerify(_ settings: BenchmarkSettings) {
     var instances = [VerifyInstance]()
     if settings.verifyInstances.isEmpty {
         guard let root = sharedRoot(for: "verify") else { return }
-        instances = groundTruthInstances(root: URL(fileURLWithPath: root), filter: settings.verifyFilter)
+        instances = csvInstances(path: URL(fileURLWithPath: root).appendingPathComponent("ground_truth.csv").path, filter: settings.verifyFilter)
     } else {
         for path in settings.verifyInstances { instances += csvInstances(path: path) }
     }

@@ -7,6 +7,12 @@ struct CampaignCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "campaign",
         abstract: "Run many instances through evident verify, resumably and in shards; merge shard results.",
+        discussion: """
+        evident campaign INSTANCES.csv --out RESULTS.csv [--timeout-scale X] [--jobs N] [--shard K/N] \
+        [--truth FILE] [--artifacts DIR] [--max-memory SIZE] [--quiet] runs a campaign (`evident help \
+        campaign run` explains every option); evident campaign merge RESULTS.csv... [--out FILE] \
+        joins the results of its shards. Docs/campaigns.md covers clusters (Slurm, Kubernetes).
+        """,
         subcommands: [CampaignRun.self, CampaignMerge.self],
         defaultSubcommand: CampaignRun.self)
 }
