@@ -25,6 +25,21 @@ struct CampaignCommandTests {
 
     static func rows(_ path: String) throws -> [CampaignRow] { try ResultsFile.read(path: path) }
 
+    /// Starts `evident campaign csv --out out --quiet` in the background and returns once
+    /// `out` holds `untilRows` rows (or the run ended, or two minutes passed).
+    static func startCampaign(_ csv: String, out: String, untilRows: Int) throws -> Process {
+        let executable = try #require(CLI.executable, CLI.notFoundMessage)
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = ["campaign", csv, "--out", out, "--quiet"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(120)
+        while ((try? rows(out))?.count ?? 0) < untilRows && process.isRunning && Date() < deadline { usleep(20_000) }
+        return process
+    }
+
     @Test("shards are disjoint and their merge equals a single run's rows; the summary counts them")
     func shardsMerge() throws {
         let folder = try TemporaryFolder()
@@ -60,15 +75,7 @@ struct CampaignCommandTests {
         let folder = try TemporaryFolder()
         let csv = try Self.instances(folder, copies: 2)
         let out = folder.url.appendingPathComponent("results.csv").path
-        let executable = try #require(CLI.executable, CLI.notFoundMessage)
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = ["campaign", csv, "--out", out, "--quiet"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(120)
-        while ((try? Self.rows(out))?.count ?? 0) < 2 && process.isRunning && Date() < deadline { usleep(20_000) }
+        let process = try Self.startCampaign(csv, out: out, untilRows: 2)
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         let before = try Self.rows(out).count
@@ -86,14 +93,7 @@ struct CampaignCommandTests {
         let folder = try TemporaryFolder()
         let csv = try Self.instances(folder, copies: 2)
         let out = folder.url.appendingPathComponent("results.csv").path
-        let executable = try #require(CLI.executable, CLI.notFoundMessage)
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = ["campaign", csv, "--out", out, "--quiet"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        while ((try? Self.rows(out))?.count ?? 0) < 2 && process.isRunning { usleep(20_000) }
+        let process = try Self.startCampaign(csv, out: out, untilRows: 2)
         process.terminate()
         process.waitUntilExit()
         #expect(process.terminationStatus == 130 || process.terminationStatus == 0)
