@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "EvidentCheckerTests",
                     dependencies: ["EvidentTestSupport", "Evident", .product(name: "BigInt", package: "BigInt")]),
         .testTarget(name: "EvidentVerificationTests", dependencies: ["EvidentTestSupport", "Evident"]),
-        .testTarget(name: "EvidentCLITests", dependencies: ["EvidentTestSupport", "Evident"]),
+        .testTarget(name: "EvidentCLITests", dependencies: ["EvidentTestSupport", "Evident"], exclude: ["Fixtures"]),
         .testTarget(name: "EvidentCampaignTests", dependencies: ["EvidentTestSupport", "EvidentCampaign"]),
         .testTarget(name: "EvidentExplanationsTests", dependencies: ["EvidentTestSupport", "Evident"], exclude: ["Fixtures"]),
     ],

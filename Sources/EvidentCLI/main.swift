@@ -39,6 +39,39 @@ struct MemorySize: ExpressibleByArgument {
     }
 }
 
+/// A wall-clock limit for a command that has no deadline of its own inside the library: when
+/// it passes before ``disarm()``, the process prints one line and exits with status 30 (as
+/// `verify` on a timeout). Commands disarm it once their results are complete and before
+/// they write any file, so that a timed-out run leaves its outputs untouched.
+final class Deadline: @unchecked Sendable {
+    private let lock = NSLock()
+    private var armed = true
+    private let timer: DispatchSourceTimer
+
+    /// Counts from the process start (`processStart`), as `verify --timeout` does.
+    init(seconds: Double, command: String, consequence: String) throws {
+        guard seconds > 0 && seconds.isFinite else { throw UsageError("--timeout must be a positive number of seconds") }
+        timer = DispatchSource.makeTimerSource(queue: .global())
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - processStart) / 1e9
+        timer.schedule(deadline: .now() + max(0, seconds - elapsed))
+        timer.setEventHandler { [self] in
+            lock.lock()
+            guard armed else { return lock.unlock() }  // the results are being written: let them finish
+            FileHandle.standardError.write(Data("error: \(command) timed out after \(seconds) s (--timeout); \(consequence)\n".utf8))
+            exit(30)
+        }
+        timer.resume()
+    }
+
+    /// Stops the clock: from here the command finishes whatever the time.
+    func disarm() {
+        lock.lock()
+        armed = false
+        lock.unlock()
+        timer.cancel()
+    }
+}
+
 /// A usage mistake reported as a one-line error (argument-parser's `ValidationError`
 /// would append the whole usage text).
 struct UsageError: LocalizedError {
@@ -64,6 +97,8 @@ func reportingErrors(_ body: () throws -> Void) throws {
 func printJSON<T: Encodable>(_ value: T) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    // JSON has no infinities (an overflowing bound) or NaN: they are written as strings.
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 

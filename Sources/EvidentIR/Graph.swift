@@ -107,6 +107,11 @@ public struct GraphBuilder {
             throw IRError.malformed("node '\(name)' uses an undefined value \(v)")
         }
         let shape = try inferShape(operation, inputs: inputs.map { values[$0].shape }, node: name)
+        // An empty value would make every kernel's loops and averages degenerate.
+        guard shape.allSatisfy({ $0 > 0 }) else {
+            throw IRError.shapeMismatch(node: name, operation: operation.name,
+                                        detail: "output '\(outputName ?? name)' has shape \(shape); zero-size dimensions are not supported")
+        }
         values.append(Graph.Value(name: outputName ?? name, shape: shape))
         let output = values.count - 1
         nodes.append(Graph.Node(name: name, operation: operation, inputs: inputs, output: output))

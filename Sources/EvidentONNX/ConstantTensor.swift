@@ -123,7 +123,8 @@ extension ConstantTensor {
     ///
     /// - Throws: ``ONNXError/unsupportedDataType(source:tensor:dataType:)`` for element types
     ///   other than FLOAT, DOUBLE, INT64 and INT32; ``ONNXError/invalidTensor(source:tensor:detail:)``
-    ///   when the data does not fill the shape exactly or lives in an external file.
+    ///   when the data does not fill the shape exactly, lives in an external file or holds a
+    ///   NaN or infinite value.
     init(proto: Onnx_TensorProto, name: String, source: String) throws {
         func invalid(_ detail: String) -> ONNXError { .invalidTensor(source: source, tensor: name, detail: detail) }
 
@@ -155,26 +156,34 @@ extension ConstantTensor {
         if !raw.isEmpty && typedCount > 0 {
             throw invalid("holds both raw_data and typed data fields")
         }
+        elementType = type
+        self.shape = shape
         if !raw.isEmpty || typedCount == 0 {
             let width = (type == .float || type == .int32) ? 4 : 8
             guard raw.count == count * width else {
                 throw invalid("raw_data holds \(raw.count) bytes, but shape \(shape) of \(type.onnxName) needs \(count * width)")
             }
-            elementType = type
-            self.shape = shape
             elements = Self.decodeLittleEndian(raw, type: type, count: count)
-            return
+        } else {
+            guard typedCount == count else {
+                throw invalid("holds \(typedCount) values, but shape \(shape) needs \(count)")
+            }
+            switch type {
+            case .float: elements = .real(proto.floatData.map { Double($0) })
+            case .double: elements = .real(proto.doubleData)
+            case .int64: elements = .integer(proto.int64Data)
+            case .int32: elements = .integer(proto.int32Data.map { Int64($0) })
+            }
         }
-        guard typedCount == count else {
-            throw invalid("holds \(typedCount) values, but shape \(shape) needs \(count)")
-        }
-        elementType = type
-        self.shape = shape
-        switch type {
-        case .float: elements = .real(proto.floatData.map { Double($0) })
-        case .double: elements = .real(proto.doubleData)
-        case .int64: elements = .integer(proto.int64Data)
-        case .int32: elements = .integer(proto.int32Data.map { Int64($0) })
+        // A NaN or infinite weight makes the network's outputs NaN or infinite somewhere, and
+        // no bound about them means anything.
+        if case .real(let values) = elements, let bad = values.firstIndex(where: { !$0.isFinite }) {
+            var index = [Int](), rest = bad
+            for size in shape.reversed() {
+                index.insert(rest % size, at: 0)
+                rest /= size
+            }
+            throw invalid("holds \(values[bad].isNaN ? "NaN" : "\(values[bad])") at index \(index); non-finite constants are not supported")
         }
     }
 

@@ -144,7 +144,8 @@ struct GraphConverter {
         converter.slots[input.name] = .activation(converter.builder.inputValue)
 
         var operatorCounts = [String: Int]()
-        for (index, node) in graph.node.enumerated() {
+        for index in try executionOrder(graph.node, source: source) {
+            let node = graph.node[index]
             operatorCounts[node.opType, default: 0] += 1
             try converter.convert(node, index: index)
         }
@@ -169,6 +170,56 @@ struct GraphConverter {
             if let node = producers[value] { network.constantRadii[node] = radius }
         }
         return network
+    }
+
+    /// The node indices in an order where every node comes after the producers of its
+    /// operands: the file's order when it is already one (as ONNX requires), else a
+    /// topological sort of it.
+    /// - Throws: ``ONNXError/invalidGraph(source:detail:)`` naming the values of a cycle.
+    static func executionOrder(_ nodes: [Onnx_NodeProto], source: String) throws -> [Int] {
+        var producer = [String: Int]()
+        for (index, node) in nodes.enumerated() {
+            for name in node.output where !name.isEmpty && producer[name] == nil { producer[name] = index }
+        }
+        // The producers each node waits for (a node reading its own output waits forever).
+        let waitsFor = nodes.map { Set($0.input.compactMap { producer[$0] }) }
+        if waitsFor.enumerated().allSatisfy({ index, producers in producers.allSatisfy { $0 < index } }) {
+            return Array(nodes.indices)
+        }
+        var pending = waitsFor.map(\.count)
+        var dependents = [[Int]](repeating: [], count: nodes.count)
+        for (index, producers) in waitsFor.enumerated() {
+            for p in producers { dependents[p].append(index) }
+        }
+        var order = nodes.indices.filter { pending[$0] == 0 }
+        var next = 0
+        while next < order.count {
+            for d in dependents[order[next]] {
+                pending[d] -= 1
+                if pending[d] == 0 { order.append(d) }
+            }
+            next += 1
+        }
+        guard order.count < nodes.count else { return order }
+        // Every node left waits for another one left: walk back through producers until a
+        // node repeats; the walk from there on is a cycle.
+        var walk = [nodes.indices.first { pending[$0] > 0 }!]
+        var seen = [walk[0]: 0]
+        while true {
+            let node = walk[walk.count - 1]
+            let previous = waitsFor[node].first { pending[$0] > 0 }!
+            if let start = seen[previous] {
+                let cycle = Array(walk[start...].reversed())
+                let values = cycle.map { index -> String in
+                    let produced = nodes[index].output.first { !$0.isEmpty && producer[$0] == index } ?? ""
+                    return "'\(produced)'"
+                }
+                throw ONNXError.invalidGraph(source: source, detail: "the graph has a cycle: "
+                    + (values + [values[0]]).joined(separator: " -> ") + " (each value is computed from the one before)")
+            }
+            seen[previous] = walk.count
+            walk.append(previous)
+        }
     }
 
     /// The shape of the graph input, with a symbolic batch dimension taken as 1.

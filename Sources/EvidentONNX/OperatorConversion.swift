@@ -209,6 +209,12 @@ extension GraphConverter {
             attributes.ignore("storage_order")  // only affects Indices
         }
         let window = try window(call, &attributes, input: xs, kernel: kernel, dilationsAllowed: isMax && opset >= 10)
+        // As onnxruntime: a pad as wide as the kernel allows windows that hold padding only,
+        // where MaxPool has no value and AveragePool divides by zero.
+        let padsPerAxis = [(window.pads.top, window.pads.bottom), (window.pads.left, window.pads.right)]
+        for axis in 0..<2 where max(padsPerAxis[axis].0, padsPerAxis[axis].1) >= kernel[axis] {
+            throw call.context.invalid("pads (\(padsPerAxis[axis].0), \(padsPerAxis[axis].1)) on spatial axis \(axis) must be smaller than the kernel (\(kernel[axis]))")
+        }
         let ceilMode = opset >= 10 ? try attributes.int("ceil_mode", default: 0) : 0
         if ceilMode != 0 {
             // Rounding up only changes the output size when the last window does not end

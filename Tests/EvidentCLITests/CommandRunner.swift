@@ -58,9 +58,16 @@ enum CLI {
         try run(arguments)
     }
 
-    /// Runs `evident arguments...` to completion, capturing both output streams.
-    static func run(_ arguments: [String]) throws -> Result {
-        let executable = try #require(executable, notFoundMessage)
+    /// Runs `evident arguments...` to completion, capturing both output streams; with
+    /// `addressSpace`, under `prlimit --as` (bytes of virtual memory), so that a run that tries
+    /// to allocate more fails instead of succeeding on a large machine.
+    static func run(_ arguments: [String], addressSpace: Int? = nil) throws -> Result {
+        let evident = try #require(executable, notFoundMessage)
+        var executable = evident, prefix = [String]()
+        if let addressSpace {
+            executable = URL(fileURLWithPath: "/usr/bin/prlimit")
+            prefix = ["--as=\(addressSpace)", "--", evident.path]
+        }
         // Files rather than pipes: nothing can block on a full pipe buffer.
         let folder = try TemporaryFolder()
         let outURL = folder.url.appendingPathComponent("stdout"), errURL = folder.url.appendingPathComponent("stderr")
@@ -73,7 +80,7 @@ enum CLI {
         }
         let process = Process()
         process.executableURL = executable
-        process.arguments = arguments
+        process.arguments = prefix + arguments
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
