@@ -88,6 +88,12 @@ struct Eva: ParsableCommand {
     @Option(help: "Hybrid mode: sampled inputs per box (plus the centre).")
     var samples = 64
 
+    @Option(help: ArgumentHelp("Wall-clock limit in seconds, loading included: past it the run stops with exit status 30 and writes nothing.", valueName: "seconds"))
+    var timeout: Double?
+
+    @Option(help: ArgumentHelp("Working-memory budget of the bound computations (bytes, or with K, M, G): their rows are chunked to fit it.", valueName: "size"))
+    var maxMemory: MemorySize?
+
     @Flag(help: "Print progress on standard error.")
     var progress = false
 
@@ -99,6 +105,7 @@ struct Eva: ParsableCommand {
     func run() throws {
         try reportingErrors {
             guard iterations >= 1 else { throw UsageError("--iterations must be at least 1") }
+            let deadline = try timeout.map { try Deadline(seconds: $0, command: "eva", consequence: "nothing written to \(out)") }
             let network = try loadNetwork(path: model)
             let shape = ImageShape(inputShape: network.graph.values[network.graph.input].shape)
             // A baseline explainer has no box: the radius only matters to EVA.
@@ -106,9 +113,10 @@ struct Eva: ParsableCommand {
                                         epsilon: epsilon ?? (explainer == .eva ? nil : 0), normalize: normalize, clip: clip)
             let featureMap = try FeatureMap(features, shape: shape, image: prepared.display)
             if explainer != .eva {
-                return try runBaseline(network: network, prepared: prepared, features: featureMap)
+                return try runBaseline(network: network, prepared: prepared, features: featureMap, deadline: deadline)
             }
             var settings = EVASettings(method: method, mode: mode, iterations: iterations, progress: progressReporter(always: progress))
+            settings.memoryBudget = maxMemory?.bytes
             settings.hybrid = hybridLayer.map { HybridSettings(layer: $0, samples: samples) }
             if settings.hybrid != nil {
                 FileHandle.standardError.write(Data("warning: hybrid mode: the bounds up to '\(hybridLayer!)' come from samples; the map carries no guarantee and no certificate is written\n".utf8))
@@ -118,6 +126,7 @@ struct Eva: ParsableCommand {
             let result = try EVA.explain(network: network, problem: problem, settings: settings)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - processStart) / 1e9
             let binding = FileBinding(path: relativePath(of: model, from: out), sha256: try InputFile.contentDigest(path: model))
+            deadline?.disarm()
             try EVAReport.write(result, input: prepared, features: featureMap, settings: settings, model: binding,
                                 seconds: seconds, producer: Evident.producer, to: out)
             if output.json {
@@ -142,11 +151,12 @@ struct Eva: ParsableCommand {
     }
 
     /// A baseline explainer's map: scores and pictures, no bounds, no guarantee.
-    func runBaseline(network: Network, prepared: EVAInput, features: FeatureMap) throws {
+    func runBaseline(network: Network, prepared: EVAInput, features: FeatureMap, deadline: Deadline?) throws {
         let y = try Evaluator(graph: network.graph).evaluate(prepared.center)
         let c = target ?? (y.indices.max { y[$0] < y[$1] } ?? 0)
         let scores = try Baselines.explain(explainer, network: network, input: prepared.center, target: c, features: features)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - processStart) / 1e9
+        deadline?.disarm()
         try EVAReport.writeBaseline(explainer, scores: scores, target: c, input: prepared, features: features, seconds: seconds,
                                     to: out)
         if output.json {

@@ -37,6 +37,8 @@ public struct EVASettings: Sendable {
     public var progress: (@Sendable (String) -> Void)?
     /// The hybrid mode (sampled bounds up to a layer, no guarantee), or `nil`.
     public var hybrid: HybridSettings?
+    /// Working-memory budget of the bound computations in bytes (``BoundPropagator/memoryBudget``).
+    public var memoryBudget: Int?
 
     public init(method: BoundMethod = .crown, mode: EVAMode = .full, iterations: Int = 20, boxesPerCall: Int = 512,
                 progress: (@Sendable (String) -> Void)? = nil) {
@@ -168,7 +170,9 @@ public enum EVA {
             let boxes = try Engine.sampledBoxes(prefix: cut.prefix, boxes: problem.features.count + 1,
                                                 box: { Engine.inputBox(problem, $0) }, center: problem.center,
                                                 settings: hybrid, progress: settings.progress)
-            var engine = Engine(propagator: BoundPropagator(graph: cut.suffix), problem: problem, spec: spec, settings: settings)
+            let suffix = BoundPropagator(graph: cut.suffix)
+            suffix.memoryBudget = settings.memoryBudget
+            var engine = Engine(propagator: suffix, problem: problem, spec: spec, settings: settings)
             engine.cutBoxes = boxes
             let computed = try engine.run()
             return result(computed.upper, engine: computed.upper, claims: BoundClaims(slopeLayers: [], boxes: [], claims: []),
@@ -178,6 +182,7 @@ public enum EVA {
                           boundSeconds: Date().timeIntervalSince(start), checkSeconds: 0)
         }
         let propagator = propagator ?? BoundPropagator(graph: graph)
+        if let budget = settings.memoryBudget { propagator.memoryBudget = budget }
         var engine = Engine(propagator: propagator, problem: problem, spec: spec, settings: settings)
         let computed = try engine.run()
         let boundSeconds = Date().timeIntervalSince(start)
