@@ -72,4 +72,16 @@ struct VerifierTrapTests {
             """, source: "trap.vnnlib")
         #expect(run(net, property).verdict != .unsat)
     }
+
+    /// Non-finite weights reach the verifier only through the library (the loaders refuse
+    /// them). y = relu(w·x) − relu(x) with x ∈ [0, 1] and unsafe y ≥ 0: with w = NaN the
+    /// network is undefined everywhere, with w = ±∞ it is infinite or NaN; neither may be
+    /// proved safe.
+    @Test("non-finite weights are never proved safe", arguments: [Double.nan, .infinity, -.infinity])
+    func nonFiniteWeights(_ w: Double) throws {
+        let net = try Factory.linear([(weights: [w, 1], out: 2, bias: [0, 0]), (weights: [1, -1], out: 1, bias: [0])],
+                                     inputs: 1, relu: true)
+        let property = Factory.property(lower: [0], upper: [1], clauses: [[(terms: [(0, -1)], bound: 0)]], outputs: 1)
+        #expect(run(net, property).verdict != .unsat)
+    }
 }
