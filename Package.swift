@@ -7,6 +7,7 @@ let package = Package(
         .library(name: "Evident", targets: ["Evident"]),
         .executable(name: "evident", targets: ["EvidentCLI"]),
         .executable(name: "evident-bench", targets: ["EvidentBenchmarks"]),
+        .executable(name: "evident-fuzz", targets: ["EvidentFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -61,6 +62,11 @@ let package = Package(
                                "EvidentVerification", "EvidentExplanations"]),
         .executableTarget(name: "EvidentCLI",
                           dependencies: ["Evident", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // The untrusted-input readers as fuzz targets (scripts/fuzz.sh), and their replayer.
+        .target(name: "EvidentFuzzing",
+                dependencies: ["EvidentIR", "EvidentIO", "EvidentONNX", "EvidentNNet", "EvidentVNNLib", "EvidentEval",
+                               "EvidentBounds", "EvidentCertificate", "EvidentChecker"]),
+        .executableTarget(name: "EvidentFuzz", dependencies: ["EvidentFuzzing"]),
         .executableTarget(name: "EvidentBenchmarks", dependencies: ["Evident", "EvidentTestSupport"]),
         // Locates ../shared/benchmarks for tests and benchmark commands; seeded networks, exact dyadic rationals.
         .target(name: "EvidentTestSupport", dependencies: ["EvidentIR", .product(name: "BigInt", package: "BigInt")]),
@@ -83,6 +89,12 @@ let package = Package(
         .testTarget(name: "EvidentCLITests", dependencies: ["EvidentTestSupport", "Evident"], exclude: ["Fixtures"]),
         .testTarget(name: "EvidentCampaignTests", dependencies: ["EvidentTestSupport", "EvidentCampaign"]),
         .testTarget(name: "EvidentExplanationsTests", dependencies: ["EvidentTestSupport", "Evident"], exclude: ["Fixtures"]),
+        // Every input the fuzzers once failed on, replayed; hostile inputs with their errors and limits.
+        .testTarget(name: "EvidentFuzzingTests", dependencies: ["EvidentTestSupport", "EvidentFuzzing", "Evident"],
+                    exclude: ["Fixtures"]),
+        // Soundness torture: planted counterexamples, differential runs against MILP, tampered proofs.
+        .testTarget(name: "EvidentTortureTests",
+                    dependencies: ["EvidentTestSupport", "Evident", .product(name: "BigInt", package: "BigInt")]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,0 +1,132 @@
+import Foundation
+import EvidentBounds
+import EvidentCertificate
+import EvidentChecker
+import EvidentEval
+import EvidentIO
+import EvidentIR
+import EvidentNNet
+import EvidentONNX
+import EvidentVNNLib
+
+/// The readers that take untrusted files, as fuzz targets.
+///
+/// `run` feeds one input to a reader and, when the reader accepts it, what comes next for a
+/// user: a loaded network is evaluated and bounded (IBP and CROWN) on a small box, with a
+/// containment check of the evaluated points; a decoded certificate goes through the checker
+/// against the shipped network. Errors thrown are the expected outcome for most inputs; a
+/// crash, a hang, a sanitizer report or a failed containment is a bug.
+///
+/// `scripts/fuzz.sh` drives these under libFuzzer (`evident-fuzz`), and the regression tests
+/// replay every input that once failed.
+public enum FuzzTarget: String, CaseIterable, Sendable {
+    case onnx, nnet, vnnlib, png, certificate
+
+    /// Runs one input; true when the reader accepted it.
+    @discardableResult
+    public func run(_ bytes: [UInt8]) -> Bool {
+        switch self {
+        case .onnx:
+            guard let network = try? ONNXLoader.load(data: Data(bytes), source: "fuzz.onnx") else { return false }
+            Self.exercise(network.graph)
+        case .nnet:
+            let text = String(decoding: bytes, as: UTF8.self)
+            guard let loaded = try? NNetLoader.load(text: text, source: "fuzz.nnet") else { return false }
+            Self.exercise(loaded.network.graph)
+        case .vnnlib:
+            guard (try? VNNLibParser.parse(text: String(decoding: bytes, as: UTF8.self), source: "fuzz.vnnlib")) != nil else {
+                return false
+            }
+        case .png:
+            guard (try? PNGImage.decode(bytes, path: "fuzz.png", maxSamples: 1 << 22)) != nil else { return false }
+        case .certificate:
+            guard let certificate = try? Certificate(decoding: bytes, source: "fuzz.proof") else { return false }
+            // The digests are taken from the certificate so that the checker's structural
+            // checks, not the file binding, decide.
+            _ = Checker.check(certificate, network: Self.shipped.network, modelDigest: certificate.model.sha256,
+                              property: Self.shipped.property, propertyDigest: certificate.property?.sha256, progress: nil)
+        }
+        return true
+    }
+
+    /// Networks larger than this (values' elements in total) are loaded but not bounded,
+    /// so each input stays fast.
+    static let exerciseLimit = 1 << 16
+
+    /// Evaluates and bounds `graph` on the box [-1, 1]ⁿ and checks that the evaluated points
+    /// lie in the bounds.
+    ///
+    /// Both the evaluation and the engine round to nearest (the engine is sound in real
+    /// arithmetic; the checker is what charges rounding), so a miss counts only beyond the
+    /// rounding either can make. A sum of terms of size T that cancels is off by about
+    /// 1e-16·T, and every later weight multiplies that error: with mutated weights (a fuzzed
+    /// network had 4e23 and then 4e37) a bound pre-activation of 505 computed from terms of
+    /// 1e24 rounds to below 0, the ReLU is taken as dead, and the 4e37 weight after it turns
+    /// the lost 505 into 2e40. So the containment check runs only on well-scaled networks,
+    /// every constant (and reciprocal divisor) at most 1e4 in magnitude; the others are still
+    /// evaluated and bounded, for crashes. The slack grows with the largest IBP magnitude of
+    /// any value (which bounds the terms summed into it), times the number of nodes.
+    static func exercise(_ graph: Graph) {
+        let elements = graph.values.reduce(0) { $0 + $1.count }
+        guard elements <= exerciseLimit, graph.values[graph.output].count <= 64 else { return }
+        let n = graph.values[graph.input].count
+        let lower = [Double](repeating: -1, count: n), upper = [Double](repeating: 1, count: n)
+        let evaluator = Evaluator(graph: graph)
+        var points = [[Double]]()
+        for corner in [0.0, 1, -1, 0.5] {
+            if let y = try? evaluator.evaluate([Double](repeating: corner, count: n)) { points.append(y) }
+        }
+        let propagator = BoundPropagator(graph: graph)
+        let checked = graph.nodes.allSatisfy { largestConstant($0.operation) <= 1e4 }
+        let termScale = propagator.intervalBounds(lower: lower, upper: upper, batch: 1).compactMap { $0 }
+            .map { bounds in zip(bounds.lower, bounds.upper).reduce(0.0) { max($0, abs($1.0), abs($1.1)) } }
+            .reduce(0.0) { max($0, $1) }
+        guard termScale.isFinite else { return }
+        let roundingSlack = 1e-12 * Double(graph.nodes.count + 1) * termScale
+        let m = graph.values[graph.output].count
+        let spec = LinearSpecification.identity(outputs: m)
+        var negated = spec
+        negated.coefficients = spec.coefficients.map { -$0 }
+        for method in [BoundMethod.ibp, .crown] {
+            var options = BoundOptions()
+            options.method = method
+            let low = propagator.bounds(of: spec, lower: lower, upper: upper, batch: 1, options: options).lower
+            let high = propagator.bounds(of: negated, lower: lower, upper: upper, batch: 1, options: options).lower.map { -$0 }
+            for y in points where checked {
+                for i in 0..<m where y[i].isFinite && low[i].isFinite && high[i].isFinite {
+                    let slack = 1e-9 * (1 + abs(y[i]) + abs(low[i]) + abs(high[i])) + roundingSlack
+                    if y[i] < low[i] - slack || y[i] > high[i] + slack {
+                        fatalError("\(method) bound [\(low[i]), \(high[i])] misses the evaluated output \(y[i]) at \(i)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The largest magnitude by which `operation` scales its operand.
+    static func largestConstant(_ operation: GraphOperation) -> Double {
+        let values: [Double]
+        switch operation {
+        case .convolution(let conv): values = conv.weight.scalars + conv.bias.scalars
+        case .linear(let lin): values = lin.weight.scalars + lin.bias.scalars
+        case .addConstant(let c), .multiplyConstant(let c): values = c.scalars
+        case .divideConstant(let c): values = c.scalars.map { 1 / $0 }
+        case .channelAffine(let scale, let shift): values = scale + shift
+        default: values = []
+        }
+        return values.reduce(0.0) { max($0, abs($1)) }
+    }
+
+    /// The shipped network and one of its properties, which decoded certificates are checked against.
+    static let shipped: (network: Network, property: Property) = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        do {
+            let network = try ONNXLoader.load(path: root.appendingPathComponent("Networks/digits_resnet/digits_resnet.onnx").path)
+            let property = try VNNLibParser.parse(path: root.appendingPathComponent("Specs/digits_resnet_img2_eps0.01.vnnlib").path)
+            return (network, property)
+        } catch {
+            fatalError("fuzz setup: \(error)")
+        }
+    }()
+}
