@@ -4,7 +4,8 @@ import Foundation
 import Testing
 
 /// Every input on which a fuzz target once crashed, hung, ran out of memory or broke a
-/// containment check (`scripts/fuzz.sh`), replayed through the same target. A regression is a
+/// containment check (`scripts/fuzz.sh`), replayed through the same target, with the
+/// hand-made seeds kept beside them (`seed-*`; `scripts/fuzz.sh` seeds its corpus from here). A regression is a
 /// crash of this test process, so each input runs in its own test case, named after its file.
 @Suite("Fuzz findings replayed")
 struct FuzzRegressionTests {
