@@ -85,8 +85,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         let roundingSlack = 1e-12 * Double(graph.nodes.count + 1) * termScale
         let m = graph.values[graph.output].count
         let spec = LinearSpecification.identity(outputs: m)
-        var negated = spec
-        negated.coefficients = spec.coefficients.map { -$0 }
+        let negated = spec.negated
         for method in [BoundMethod.ibp, .crown] {
             var options = BoundOptions()
             options.method = method
