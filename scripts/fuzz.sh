@@ -52,12 +52,15 @@ log=.build-fuzz/fuzz-log.csv
 [ -f "$log" ] || echo "date,target,seconds,executions,exit" > "$log"
 output=.build-fuzz/last-$target.txt
 set +e
+started=$(date +%s)
 EVIDENT_FUZZ_TARGET=$target ASAN_OPTIONS=detect_leaks=0 "$binary" \
   -max_total_time="$seconds" -max_len="$maxlen" -rss_limit_mb=2048 -timeout=20 \
   -artifact_prefix="$artifacts/" -print_final_stats=1 "$@" "$corpus" 2>&1 | tee "$output" | grep -E '^(#[0-9]+ +(pulse|DONE)|==|SUMMARY|stat::number_of_executed_units)' >&2
 status=${PIPESTATUS[0]}
+elapsed=$(( $(date +%s) - started ))
 set -e
 executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$output" | tail -1)
-echo "$(date -u +%FT%TZ),$target,$seconds,${executions:-0},$status" >> "$log"
-echo "fuzz $target: ${executions:-0} executions in ${seconds} s, exit $status; artifacts in $artifacts" >&2
+# The time fuzzed, which is less than SECONDS when a finding stops the run.
+echo "$(date -u +%FT%TZ),$target,$elapsed,${executions:-0},$status" >> "$log"
+echo "fuzz $target: ${executions:-0} executions in ${elapsed} s, exit $status; artifacts in $artifacts" >&2
 exit "$status"

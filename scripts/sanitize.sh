@@ -25,6 +25,9 @@ summary=()
 for sanitizer in "${sanitizers[@]}"; do
   case "$sanitizer" in address) folder=.build-asan ;; thread) folder=.build-tsan ;;
     *) echo "usage: scripts/sanitize.sh [address|thread]..." >&2; exit 2 ;; esac
+  # Tells the tests the executables are instrumented (CommandRunner.swift trades `prlimit --as`,
+  # which the sanitizers' shadow memory cannot live under, for a per-allocation cap).
+  export EVIDENT_SANITIZER=$sanitizer
   start=$(date +%s)
   swift build --build-tests --sanitize="$sanitizer" --scratch-path "$folder" >&2
   built=$(date +%s)

@@ -61,12 +61,25 @@ enum CLI {
     /// Runs `evident arguments...` to completion, capturing both output streams; with
     /// `addressSpace`, under `prlimit --as` (bytes of virtual memory), so that a run that tries
     /// to allocate more fails instead of succeeding on a large machine.
+    ///
+    /// Under a sanitizer (`$EVIDENT_SANITIZER`, set by `scripts/sanitize.sh`) the executable is
+    /// instrumented and its shadow memory alone needs terabytes of address space, so the limit
+    /// becomes the sanitizer's own cap on any single allocation (`max_allocation_size_mb`): an
+    /// allocation above it aborts the run, which the caller sees as a crash.
     static func run(_ arguments: [String], addressSpace: Int? = nil) throws -> Result {
         let evident = try #require(executable, notFoundMessage)
         var executable = evident, prefix = [String]()
+        var environment = ProcessInfo.processInfo.environment
         if let addressSpace {
-            executable = URL(fileURLWithPath: "/usr/bin/prlimit")
-            prefix = ["--as=\(addressSpace)", "--", evident.path]
+            if Sanitizer.active != nil {
+                for key in ["ASAN_OPTIONS", "TSAN_OPTIONS"] {
+                    let options = environment[key].map { $0.isEmpty ? [] : [$0] } ?? []
+                    environment[key] = (options + ["max_allocation_size_mb=\(addressSpace >> 20)"]).joined(separator: ":")
+                }
+            } else {
+                executable = URL(fileURLWithPath: "/usr/bin/prlimit")
+                prefix = ["--as=\(addressSpace)", "--", evident.path]
+            }
         }
         // Files rather than pipes: nothing can block on a full pipe buffer.
         let folder = try TemporaryFolder()
@@ -81,6 +94,7 @@ enum CLI {
         let process = Process()
         process.executableURL = executable
         process.arguments = prefix + arguments
+        process.environment = environment
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice

@@ -39,8 +39,8 @@ struct ResourceLimitTests {
     }
 
     /// Slack over the limit: the process start, the end of the bound computation in progress
-    /// and the exit, on a loaded machine.
-    static let slack = 5.0
+    /// and the exit, on a loaded machine (longer for instrumented code under a sanitizer).
+    static let slack = 5.0 * Sanitizer.slowdown
 
     @Test func verifyTimeoutUnderLoad() throws {
         let limit = 3.0

@@ -322,9 +322,10 @@ extension Dyadic {
 enum TortureVerifier {
     /// A few configurations, so that every search path is exercised: the default; no MILP
     /// (branch and bound must find counterexamples itself); no LP at all (bound propagation
-    /// only); ReLU splitting even for low-dimensional inputs.
+    /// only); ReLU splitting even for low-dimensional inputs. The timeout stretches under a
+    /// sanitizer, so that instrumented code settles as many instances as the plain build does.
     static func settings(variant: Int, timeout: Double = Torture.verifierTimeout) -> VerifierSettings {
-        var s = VerifierSettings(timeout: timeout)
+        var s = VerifierSettings(timeout: timeout * Sanitizer.slowdown)
         switch variant % 4 {
         case 1: s.milpBinaries = 0
         case 2: s.lpColumns = 0
