@@ -58,7 +58,11 @@ final class Deadline: @unchecked Sendable {
             lock.lock()
             guard armed else { return lock.unlock() }  // the results are being written: let them finish
             FileHandle.standardError.write(Data("error: \(command) timed out after \(seconds) s (--timeout); \(consequence)\n".utf8))
-            exit(30)
+            // `_exit`, not `exit`: the other threads are still computing, and `exit` would run
+            // the libraries' destructors under them (OpenBLAS frees its buffers mid-GEMM, which
+            // ThreadSanitizer caught as a SEGV). Nothing needs them: no output file is open.
+            fflush(stdout)
+            _exit(30)
         }
         timer.resume()
     }
