@@ -218,6 +218,8 @@ struct BackwardPass {
             return [.unit(element: element, value: v)]
         case .addConstant, .reshape:
             return [.unit(element: element, value: value)]
+        case .select(let selection):
+            return [.unit(element: element.map { selection.sources[$0] }, value: value)]
         case .multiplyConstant(let c):
             return [.unit(element: element, value: (0..<rows).map { value[$0] * S(c.scalars[element[$0]]) })]
         case .divideConstant(let c):

@@ -216,7 +216,7 @@ public final class BoundPropagator: @unchecked Sendable {
         for node in graph.nodes {
             let operand = node.inputs[0]
             switch node.operation {
-            case .addConstant, .multiplyConstant, .divideConstant, .channelAffine, .reshape, .transpose, .pad:
+            case .addConstant, .multiplyConstant, .divideConstant, .channelAffine, .reshape, .transpose, .select, .pad:
                 diagonal[node.output] = diagonal[operand]
                 exact[node.output] = exact[operand]
             case .convolution, .linear, .averagePool, .globalAveragePool:

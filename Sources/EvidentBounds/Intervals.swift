@@ -53,7 +53,7 @@ enum IntervalArithmetic {
             return .channelAffine(scale: scale.map(abs), shift: shift.map { _ in 0 })
         case .subtract:
             return .add
-        case .addConstant, .add, .relu, .reshape, .transpose, .concat, .pad, .averagePool, .maxPool, .globalAveragePool:
+        case .addConstant, .add, .relu, .reshape, .transpose, .select, .concat, .pad, .averagePool, .maxPool, .globalAveragePool:
             return nil
         }
     }

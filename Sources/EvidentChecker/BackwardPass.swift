@@ -731,6 +731,8 @@ private struct ChunkPass {
             switch node.operation {
             case .addConstant, .reshape:
                 return [slot]
+            case .select(let selection):
+                return [.unit(element: element.map { selection.sources[$0] }, value: value)]
             case .add:
                 return [slot, slot]
             case .subtract:
@@ -786,13 +788,9 @@ private struct ChunkPass {
             let inner = inShape[2...].elementCount, channels = inShape[1]
             return [scaled(a, support) { scale[($0 / inner) % channels] }]
         case .transpose(let permutation):
-            let sources = permutationSources(shape: inShape, permutation: permutation)
-            var out = [Double](repeating: 0, count: a.count), outSupport = [Bool](repeating: false, count: operandSize)
-            for (e, s) in sources.enumerated() where support[e] {
-                copyBlock(a, e, to: &out, s)
-                outSupport[s] = true
-            }
-            return [.dense(values: out, support: outSupport)]
+            return [selected(a, support, sources: permutationSources(shape: inShape, permutation: permutation), operandSize: operandSize)]
+        case .select(let selection):
+            return [selected(a, support, sources: selection.sources, operandSize: operandSize)]
         case .concat(let axis):
             let shapes = node.inputs.map { model.graph.values[$0].shape }
             let targets = concatTargets(shapes: shapes, axis: axis)
@@ -864,6 +862,17 @@ private struct ChunkPass {
             for r in 0..<n { out[e * n + r] = a[e * n + r] * f }
         }
         return .dense(values: out, support: support)
+    }
+
+    /// The transpose of an injective selection (output element `e` is operand element
+    /// `sources[e]`): moves each row block back to its source; exact.
+    func selected(_ a: [Double], _ support: [Bool], sources: [Int], operandSize: Int) -> Slot {
+        var out = [Double](repeating: 0, count: operandSize * n), outSupport = [Bool](repeating: false, count: operandSize)
+        for (e, s) in sources.enumerated() where support[e] {
+            copyBlock(a, e, to: &out, s)
+            outSupport[s] = true
+        }
+        return .dense(values: out, support: outSupport)
     }
 
     func copyBlock(_ a: [Double], _ source: Int, to out: inout [Double], _ target: Int) {

@@ -141,6 +141,8 @@ enum SoundForward {
         case .transpose(let permutation):
             let source = permutationSources(shape: inShape, permutation: permutation)
             return ValueBounds(lower: source.map { x.lower[$0] }, upper: source.map { x.upper[$0] })
+        case .select(let selection):
+            return ValueBounds(lower: selection.sources.map { x.lower[$0] }, upper: selection.sources.map { x.upper[$0] })
         case .concat:
             let axis: Int
             if case .concat(let a) = node.operation { axis = a } else { axis = 0 }

@@ -255,6 +255,9 @@ enum LinearProgramCheck {
         case .transpose(let permutation):
             for (e, s) in permutationSources(shape: inShape, permutation: permutation).enumerated() { add(x, s, y[e]) }
             terms[x] += 1
+        case .select(let selection):
+            for (e, s) in selection.sources.enumerated() { add(x, s, y[e]) }
+            terms[x] += 1
         case .concat(let axis):
             let targets = concatTargets(shapes: node.inputs.map { graph.values[$0].shape }, axis: axis)
             for (k, operand) in node.inputs.enumerated() {

@@ -202,7 +202,7 @@ extension AffineCharge {
                 let mean = roundedQuotient(RoundingError.sumUpperBound(s, terms: inner), Double(inner), upward: true)
                 return roundedProduct(g, mean, upward: true)
             }, fixed: fixed(1))
-        case .addConstant, .add, .subtract, .reshape, .transpose, .concat, .pad, .relu, .maxPool:
+        case .addConstant, .add, .subtract, .reshape, .transpose, .select, .concat, .pad, .relu, .maxPool:
             return nil
         }
     }

@@ -52,6 +52,11 @@ public enum Kernels {
             out.reserveCapacity(x.count)
             for b in 0..<batch { out += permute(Array(x[(b * size)..<((b + 1) * size)]), shape: shape, permutation: permutation) }
             return out
+        case .select(let selection):
+            let outSize = selection.sources.count
+            var out = [Double](repeating: 0, count: batch * outSize)
+            for b in 0..<batch { for (e, s) in selection.sources.enumerated() { out[b * outSize + e] = x[b * size + s] } }
+            return out
         case .concat(let axis):
             return concat(operands, shapes: shapes, axis: axis, batch: batch)
         case .pad(let pads):

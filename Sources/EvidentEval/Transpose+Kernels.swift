@@ -59,6 +59,11 @@ extension Kernels {
             var out = [S](repeating: 0, count: a.count)
             for (e, s) in sources.enumerated() { copyBlock(from: a, e, to: &out, s, n) }
             return [out]
+        case .select(let selection):
+            // Unselected input elements get zero coefficients.
+            var out = [S](repeating: 0, count: shape.elementCount * n)
+            for (e, s) in selection.sources.enumerated() { copyBlock(from: a, e, to: &out, s, n) }
+            return [out]
         case .concat(let axis):
             let outer = shape[..<axis].elementCount
             let blocks = shapes.map { $0[axis...].elementCount }

@@ -184,6 +184,18 @@ public func inferShape(_ operation: GraphOperation, inputs: [[Int]], node: Strin
     case .transpose(let perm):
         guard perm.sorted() == Array(0..<x.count) else { throw fail("\(perm) is not a permutation of \(x.count) axes") }
         return perm.map { x[$0] }
+    case .select(let selection):
+        guard selection.shape.allSatisfy({ $0 > 0 }), selection.shape.elementCount == selection.sources.count else {
+            throw fail("shape \(selection.shape) does not hold \(selection.sources.count) selected elements")
+        }
+        let size = x.elementCount
+        var seen = [Bool](repeating: false, count: size)
+        for s in selection.sources {
+            guard s >= 0 && s < size else { throw fail("element \(s) is outside the input \(x)") }
+            guard !seen[s] else { throw fail("input element \(s) is selected twice") }
+            seen[s] = true
+        }
+        return selection.shape
     case .concat(let axis):
         guard axis >= 0 && axis < x.count else { throw fail("axis \(axis) out of range for rank \(x.count)") }
         var out = x

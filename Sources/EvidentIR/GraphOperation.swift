@@ -49,6 +49,20 @@ public struct Convolution: Equatable, Sendable {
     public var outputChannels: Int { weight.shape[0] }
 }
 
+/// A selection of input elements: output element `e` (row-major in `shape`) is input
+/// element `sources[e]` (row-major). No input element is selected twice, so the map's
+/// transpose only moves numbers (`Slice`, `Split`, `Gather` with constant indices; an
+/// operator that repeats elements reads its operand several times through a `concat`).
+public struct Selection: Equatable, Sendable {
+    public var shape: [Int]
+    public var sources: [Int]
+
+    public init(shape: [Int], sources: [Int]) {
+        self.shape = shape
+        self.sources = sources
+    }
+}
+
 /// `y[..., n] = Σ_k weight[n, k] · x[..., k] + bias[n]`: an affine map on the last axis
 /// (ONNX `Gemm`, and `MatMul` with a constant operand).
 public struct Linear: Equatable, Sendable {
@@ -93,6 +107,8 @@ public enum GraphOperation: Equatable, Sendable {
     case reshape([Int])
     /// Axis permutation: output axis `i` is input axis `permutation[i]`.
     case transpose([Int])
+    /// Chosen input elements, each at most once (see ``Selection``).
+    case select(Selection)
     /// Concatenation of the operands along `axis`.
     case concat(axis: Int)
     /// Zero padding: `pads[i]` elements before and `pads[rank + i]` after axis `i`.
@@ -119,6 +135,7 @@ public enum GraphOperation: Equatable, Sendable {
         case .relu: "Relu"
         case .reshape: "Reshape"
         case .transpose: "Transpose"
+        case .select: "Select"
         case .concat: "Concat"
         case .pad: "Pad"
         case .averagePool: "AveragePool"

@@ -146,6 +146,12 @@ struct RowBuilder {
                 subtract(x, source, 1)
                 try end()
             }
+        case .select(let selection):
+            for (e, source) in selection.sources.enumerated() {
+                begin(e)
+                subtract(x, source, 1)
+                try end()
+            }
         case .concat(let axis):
             let sources = Self.concatSources(shapes: node.inputs.map { graph.values[$0].shape }, axis: axis)
             for (e, source) in sources.enumerated() {

@@ -87,6 +87,13 @@ struct ConstantFolder {
             return [try concat(&attributes)]
         case "Gather":
             return [try gather(&attributes)]
+        case "Slice":
+            let data = try call.constant(0, "data")
+            let map = try call.sliceMap(shape: data.shape, &attributes, opset: opset, allowEmpty: true)
+            return [data.gathering(map.sources, shape: map.shape)]
+        case "Split":
+            let data = try call.constant(0, "input")
+            return try call.splitMaps(shape: data.shape, &attributes, opset: opset).map { data.gathering($0.sources, shape: $0.shape) }
         case "Cast":
             return [try cast(&attributes)]
         case "Shape":
@@ -226,33 +233,9 @@ struct ConstantFolder {
     }
 
     private func gather(_ attributes: inout NodeAttributes) throws -> ConstantTensor {
-        try call.requireInputs(2...2)
         let data = try call.constant(0, "data")
-        let indexTensor = try call.constant(1, "indices")
-        guard let indices = indexTensor.integers else {
-            throw context.invalid("indices must be integers, got \(indexTensor.elementType.onnxName)")
-        }
-        guard !data.shape.isEmpty else { throw context.invalid("data must have rank 1 or more") }
-        let axis = try normalizeAxis(try attributes.int("axis", default: 0), rank: data.shape.count, context)
-        let size = data.shape[axis]
-        try requireBounded(Array(data.shape[..<axis]) + indexTensor.shape + Array(data.shape[(axis + 1)...]), context)
-        let outer = data.shape[..<axis].elementCount
-        let inner = data.shape[(axis + 1)...].elementCount
-        var picks = [Int]()
-        picks.reserveCapacity(outer * indices.count * inner)
-        let resolved = try indices.map { raw -> Int in
-            let index = Int(raw)
-            guard index >= -size && index < size else { throw context.invalid("index \(index) is out of range for axis size \(size)") }
-            return index < 0 ? index + size : index
-        }
-        for o in 0..<outer {
-            for index in resolved {
-                let base = (o * size + index) * inner
-                picks.append(contentsOf: base..<(base + inner))
-            }
-        }
-        let shape = Array(data.shape[..<axis]) + indexTensor.shape + Array(data.shape[(axis + 1)...])
-        return data.gathering(picks, shape: shape)
+        let map = try call.gatherMap(shape: data.shape, &attributes)
+        return data.gathering(map.sources, shape: map.shape)
     }
 
     private func cast(_ attributes: inout NodeAttributes) throws -> ConstantTensor {

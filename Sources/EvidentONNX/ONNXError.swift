@@ -15,8 +15,9 @@ public enum ONNXError: Error, LocalizedError, Equatable {
     case unsupportedIRVersion(source: String, version: Int)
     /// The model imports no default-domain opset, or one outside 7...17.
     case unsupportedOpset(source: String, domain: String, version: Int)
-    /// A node uses an operator the loader does not convert.
-    case unsupportedOperator(source: String, node: String, op: String, opset: Int)
+    /// Nodes use operators the loader does not convert: every such operator of the graph,
+    /// each with the nodes that use it.
+    case unsupportedOperators(source: String, opset: Int, operators: [UnsupportedOperator])
     /// A node's attribute has a value the loader does not convert (for example `group = 2`).
     case unsupportedAttribute(source: String, node: String, op: String, opset: Int, attribute: String, detail: String)
     /// A node is used in a way the loader does not convert (for example `c / x`, or a
@@ -36,7 +37,7 @@ public enum ONNXError: Error, LocalizedError, Equatable {
     public var source: String {
         switch self {
         case let .unreadableFile(source, _), let .malformedModel(source, _), let .unsupportedIRVersion(source, _),
-             let .unsupportedOpset(source, _, _), let .unsupportedOperator(source, _, _, _),
+             let .unsupportedOpset(source, _, _), let .unsupportedOperators(source, _, _),
              let .unsupportedAttribute(source, _, _, _, _, _), let .unsupportedUsage(source, _, _, _, _),
              let .unsupportedDataType(source, _, _), let .invalidTensor(source, _, _),
              let .invalidNode(source, _, _, _, _), let .invalidGraph(source, _):
@@ -59,8 +60,17 @@ public enum ONNXError: Error, LocalizedError, Equatable {
         case let .unsupportedOpset(source, domain, version):
             let name = domain.isEmpty ? "default-domain" : "'\(domain)'"
             return "\(source): \(name) opset \(version) is not supported (default-domain opsets 7 to 17 are)"
-        case let .unsupportedOperator(source, node, op, opset):
-            return "\(source): \(nodeText(node, op, opset)): operator \(op) is not supported"
+        case let .unsupportedOperators(source, opset, operators):
+            if operators.count == 1, let only = operators.first, only.nodes.count == 1 {
+                return "\(source): \(nodeText(only.nodes[0], only.op, opset)): operator \(only.op) is not supported"
+            }
+            let list = operators.map { entry -> String in
+                let shown = entry.nodes.prefix(4).map { "'\($0)'" }.joined(separator: ", ")
+                let more = entry.nodes.count > 4 ? " and \(entry.nodes.count - 4) more" : ""
+                return "\(entry.op) (\(entry.nodes.count == 1 ? "node" : "\(entry.nodes.count) nodes"): \(shown)\(more))"
+            }
+            return "\(source): \(operators.count == 1 ? "an operator is" : "\(operators.count) operators are") not supported "
+                + "(opset \(opset)): \(list.joined(separator: "; "))"
         case let .unsupportedAttribute(source, node, op, opset, attribute, detail):
             return "\(source): \(nodeText(node, op, opset)): attribute '\(attribute)' is not supported: \(detail)"
         case let .unsupportedUsage(source, node, op, opset, detail):
@@ -99,6 +109,17 @@ struct NodeContext {
     }
 
     var unsupportedOperator: ONNXError {
-        .unsupportedOperator(source: source, node: name, op: op, opset: opset)
+        .unsupportedOperators(source: source, opset: opset, operators: [UnsupportedOperator(op: op, nodes: [name])])
+    }
+}
+
+/// An operator the loader does not convert and the nodes (names) that use it.
+public struct UnsupportedOperator: Equatable, Sendable {
+    public var op: String
+    public var nodes: [String]
+
+    public init(op: String, nodes: [String]) {
+        self.op = op
+        self.nodes = nodes
     }
 }

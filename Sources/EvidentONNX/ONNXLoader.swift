@@ -143,6 +143,7 @@ struct GraphConverter {
         for (name, tensor) in constants { converter.slots[name] = .constant(tensor) }
         converter.slots[input.name] = .activation(converter.builder.inputValue)
 
+        try Self.requireKnownOperators(graph.node, source: source, opset: opset)
         var operatorCounts = [String: Int]()
         for index in try executionOrder(graph.node, source: source) {
             let node = graph.node[index]
@@ -170,6 +171,30 @@ struct GraphConverter {
             if let node = producers[value] { network.constantRadii[node] = radius }
         }
         return network
+    }
+
+    /// Every default-domain operator the loader converts or folds (some only in certain
+    /// forms, which their conversion checks).
+    static let knownOperators: Set<String> = [
+        "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant", "ConstantOfShape", "Conv", "Div",
+        "Dropout", "Flatten", "Gather", "Gemm", "GlobalAveragePool", "Identity", "MatMul", "MaxPool", "Mul", "Neg",
+        "Pad", "Relu", "Reshape", "Shape", "Slice", "Split", "Squeeze", "Sub", "Transpose", "Unsqueeze",
+    ]
+
+    /// Throws one error listing every operator of the graph the loader does not know, each
+    /// with its nodes (unnamed ones as `<op_type>#<index>`), before converting anything.
+    static func requireKnownOperators(_ nodes: [Onnx_NodeProto], source: String, opset: Int) throws {
+        var unknown = [UnsupportedOperator]()
+        for (index, node) in nodes.enumerated() {
+            let defaultDomain = node.domain.isEmpty || node.domain == "ai.onnx"
+            guard !defaultDomain || !knownOperators.contains(node.opType) else { continue }
+            let op = defaultDomain ? node.opType : "\(node.domain).\(node.opType)"
+            let name = node.name.isEmpty ? "\(node.opType)#\(index)" : node.name
+            if let k = unknown.firstIndex(where: { $0.op == op }) { unknown[k].nodes.append(name) } else {
+                unknown.append(UnsupportedOperator(op: op, nodes: [name]))
+            }
+        }
+        guard unknown.isEmpty else { throw ONNXError.unsupportedOperators(source: source, opset: opset, operators: unknown) }
     }
 
     /// The node indices in an order where every node comes after the producers of its
@@ -281,7 +306,9 @@ struct GraphConverter {
         let name = node.name.isEmpty ? "\(node.opType)#\(index)" : node.name
         let context = NodeContext(source: source, name: name, op: node.opType, opset: opset)
         guard node.domain.isEmpty || node.domain == "ai.onnx" else {
-            throw ONNXError.unsupportedOperator(source: source, node: name, op: "\(node.domain).\(node.opType)", opset: opset)
+            throw ONNXError.unsupportedOperators(source: source, opset: opset, operators: [
+                UnsupportedOperator(op: "\(node.domain).\(node.opType)", nodes: [name]),
+            ])
         }
         var operands = [Slot?]()
         for inputName in node.input {
@@ -306,7 +333,7 @@ struct GraphConverter {
             return true
         }
 
-        let results: [Slot]
+        let results: [Slot?]
         if allConstant || node.opType == "Shape" {
             let folder = ConstantFolder(call: call, opset: opset, shapeOf: { [builder] in builder.shape(of: $0) })
             let values = try folder.fold(&attributes)
@@ -314,12 +341,14 @@ struct GraphConverter {
                 parameterCount += value.count
             }
             results = values.map { .constant($0) }
+        } else if node.opType == "Split" {
+            results = try convertSplit(call, &attributes)
         } else {
             results = [try convertOperator(call, &attributes)]
         }
         try attributes.finish()
         for (position, result) in results.enumerated() where position < node.output.count && !node.output[position].isEmpty {
-            slots[node.output[position]] = result
+            if let result { slots[node.output[position]] = result }
         }
     }
 }

@@ -10,10 +10,13 @@ import EvidentSoundArithmetic
 extension GraphConverter {
     func shape(_ value: ValueID) -> [Int] { builder.shape(of: value) }
 
-    /// Appends one IR node for `call`. `step` names an intermediate node; `nil` is the node's result.
-    mutating func emit(_ operation: GraphOperation, _ inputs: [ValueID], _ call: NodeCall, step: String? = nil) throws -> ValueID {
-        let name = step.map { "\(call.context.name)/\($0)" } ?? call.context.name
-        let output = step.map { "\(call.outputName)/\($0)" } ?? call.outputName
+    /// Appends one IR node for `call`. `step` names an intermediate node; `nil` is the node's
+    /// result, ONNX output `position` (nodes with several outputs name the others `<node>:<k>`).
+    mutating func emit(_ operation: GraphOperation, _ inputs: [ValueID], _ call: NodeCall, step: String? = nil,
+                       position: Int = 0) throws -> ValueID {
+        let node = position == 0 ? call.context.name : "\(call.context.name):\(position)"
+        let name = step.map { "\(node)/\($0)" } ?? node
+        let output = step.map { "\(call.outputs[position])/\($0)" } ?? call.outputs[position]
         do {
             return try builder.add(operation, inputs: inputs, name: name, outputName: output)
         } catch let error as IRError {
@@ -112,11 +115,56 @@ extension GraphConverter {
             return .activation(try emit(.globalAveragePool, [x], call))
         case "Pad":
             return .activation(try convertPad(call, &attributes))
-        case "Cast", "Gather", "Neg", "ConstantOfShape":
+        case "Slice":
+            let x = try call.activation(0, "data")
+            return .activation(try emitSelection(x, try call.sliceMap(shape: shape(x), &attributes, opset: opset), call))
+        case "Gather":
+            let x = try call.activation(0, "data")
+            let map = try call.gatherMap(shape: shape(x), &attributes)
+            try call.requireNonEmpty(map.shape)
+            return .activation(try emitSelection(x, map, call))
+        case "Neg":
+            try call.requireInputs(1...1)
+            let x = try call.activation(0, "X")
+            return .activation(try emit(.multiplyConstant(Tensor(shape: shape(x), repeating: -1)), [x], call))
+        case "Cast", "ConstantOfShape":
             throw call.context.unsupported("\(op) is only converted when all its operands are constants (it is then evaluated at load time)")
         default:
             throw call.context.unsupportedOperator
         }
+    }
+
+    /// `Split` of an activation: one selection per output; outputs nothing reads are left out.
+    mutating func convertSplit(_ call: NodeCall, _ attributes: inout NodeAttributes) throws -> [Slot?] {
+        let x = try call.activation(0, "input")
+        let maps = try call.splitMaps(shape: shape(x), &attributes, opset: opset)
+        return try maps.indices.map { k in
+            call.outputUsed(k) ? .activation(try emitSelection(x, maps[k], call, position: k)) : nil
+        }
+    }
+
+    /// The nodes copying `map`'s elements of `x`: nothing when it keeps every element in
+    /// order (a reshape at most), one `select` when no element repeats, and otherwise a
+    /// `concat` of as many copies of `x` as the most repeated element needs, then a `select`
+    /// taking each repetition from its own copy.
+    mutating func emitSelection(_ x: ValueID, _ map: IndexMap, _ call: NodeCall, position: Int = 0) throws -> ValueID {
+        let inShape = shape(x), size = inShape.elementCount
+        if map.sources == Array(0..<size) {
+            return map.shape == inShape ? x : try emit(.reshape(map.shape), [x], call, position: position)
+        }
+        var uses = [Int](repeating: 0, count: size), sources = map.sources
+        for (e, s) in map.sources.enumerated() {
+            sources[e] = uses[s] * size + s
+            uses[s] += 1
+        }
+        let copies = uses.max() ?? 1
+        var operand = x
+        if copies > 1 {
+            guard !inShape.isEmpty else { throw call.context.invalid("a scalar cannot be gathered more than once") }
+            try requireBounded([copies * size], call.context)
+            operand = try emit(.concat(axis: 0), Array(repeating: x, count: copies), call, step: "copies", position: position)
+        }
+        return try emit(.select(Selection(shape: map.shape, sources: sources)), [operand], call, position: position)
     }
 
     // MARK: Convolution and pooling

@@ -6,7 +6,7 @@ import EvidentTestSupport
 
 /// Samples points of each box (corners half of the time, uniform inside otherwise) and checks
 /// that every value of the graph and every specification row stays within the computed bounds.
-private func checkContainment(_ graph: Graph, seed: UInt64, boxes: Int = 2, samples: Int = 10_000,
+func checkContainment(_ graph: Graph, seed: UInt64, boxes: Int = 2, samples: Int = 10_000,
                               nested: Bool = false, options: BoundOptions) throws {
     var rng = SeededGenerator(seed: seed)
     let evaluator = Evaluator(graph: graph)

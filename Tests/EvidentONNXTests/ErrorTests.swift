@@ -9,7 +9,7 @@ func caseName(_ error: ONNXError) -> String {
     case .malformedModel: "malformedModel"
     case .unsupportedIRVersion: "unsupportedIRVersion"
     case .unsupportedOpset: "unsupportedOpset"
-    case .unsupportedOperator: "unsupportedOperator"
+    case .unsupportedOperators: "unsupportedOperators"
     case .unsupportedAttribute: "unsupportedAttribute"
     case .unsupportedUsage: "unsupportedUsage"
     case .unsupportedDataType: "unsupportedDataType"
@@ -29,7 +29,7 @@ struct ErrorCase: Sendable, CustomTestStringConvertible {
 }
 
 let errorCases: [ErrorCase] = [
-    ErrorCase(file: "unsupported_operator_sigmoid", expectedCase: "unsupportedOperator",
+    ErrorCase(file: "unsupported_operator_sigmoid", expectedCase: "unsupportedOperators",
               fragments: ["my_sigmoid", "Sigmoid", "opset 13"]),
     ErrorCase(file: "float16_initializer", expectedCase: "unsupportedDataType", fragments: ["w_half", "FLOAT16"]),
     ErrorCase(file: "opset_6", expectedCase: "unsupportedOpset", fragments: ["opset 6"]),
@@ -48,7 +48,7 @@ let errorCases: [ErrorCase] = [
     ErrorCase(file: "symbolic_feature_dimension", expectedCase: "invalidGraph", fragments: ["'x'", "dimension 1", "'F'"]),
     ErrorCase(file: "external_data", expectedCase: "invalidTensor", fragments: ["'w'", "external"]),
     ErrorCase(file: "ir_version_2", expectedCase: "unsupportedIRVersion", fragments: ["IR version 2"]),
-    ErrorCase(file: "custom_domain", expectedCase: "unsupportedOperator", fragments: ["custom_relu", "com.microsoft.Relu"]),
+    ErrorCase(file: "custom_domain", expectedCase: "unsupportedOperators", fragments: ["custom_relu", "com.microsoft.Relu"]),
     ErrorCase(file: "integer_input", expectedCase: "unsupportedDataType", fragments: ["'x'", "INT64"]),
     ErrorCase(file: "negative_pads", expectedCase: "unsupportedUsage", fragments: ["crop", "Pad", "negative pads"]),
     ErrorCase(file: "conv_1d", expectedCase: "unsupportedUsage", fragments: ["conv1d", "Conv", "only 2-D"]),
