@@ -100,7 +100,23 @@ struct ConstantFolder {
             return [try shape(&attributes)]
         case "ConstantOfShape":
             return [try constantOfShape(&attributes)]
-        case "Conv", "Gemm", "MatMul", "BatchNormalization", "AveragePool", "GlobalAveragePool", "MaxPool", "Pad":
+        case "Expand":
+            try call.requireInputs(2...2)
+            let x = try call.constant(0, "input")
+            let requested = try call.integers(1, "shape")
+            guard let target = broadcastShapes(x.shape, requested) else {
+                throw context.invalid("the input shape \(x.shape) does not broadcast with \(requested)")
+            }
+            try requireBounded(target, context)
+            return [x.gathering(broadcastSourceIndices(from: x.shape, to: target), shape: target)]
+        case "Range":
+            return [try range()]
+        case "MatMul":
+            return [try matmul()]
+        case "Max", "Min":
+            return [try extremum()]
+        case "Conv", "Gemm", "BatchNormalization", "AveragePool", "GlobalAveragePool", "MaxPool", "Pad", "Clip", "LeakyRelu",
+             "PRelu", "ReduceSum", "ReduceMean", "Resize", "Upsample", "ConvTranspose":
             throw context.unsupported("\(context.op) with only constant operands is not evaluated at load time")
         default:
             throw context.unsupportedOperator
@@ -242,6 +258,7 @@ struct ConstantFolder {
         try call.requireInputs(1...1)
         let x = try call.constant(0, "input")
         guard let code = try attributes.int("to") else { throw context.invalid("the attribute 'to' is missing") }
+        if opset >= 19 { attributes.ignore("saturate") }  // only for float8 targets
         guard let target = ConstantTensor.ElementType(onnxCode: code) else {
             throw context.unsupportedAttribute("to", "casting to \(onnxDataTypeName(code)) is not supported")
         }
@@ -296,5 +313,99 @@ struct ConstantFolder {
             guard fill.count == 1 else { throw context.invalid("value must hold one element, got \(fill.count)") }
         }
         return fill.gathering(Array(repeating: 0, count: dims.elementCount), shape: dims)
+    }
+
+    // MARK: Range, MatMul, Max and Min
+
+    /// `Range(start, limit, delta)`: `max(ceil((limit − start) / delta), 0)` elements
+    /// `start + i · delta` (integers exactly; FLOAT rounded to float32 as ONNX computes them).
+    private func range() throws -> ConstantTensor {
+        try call.requireInputs(3...3)
+        let parts = try (0..<3).map { try call.constant($0, ["start", "limit", "delta"][$0]) }
+        guard parts.allSatisfy({ $0.count == 1 }), parts.allSatisfy({ $0.elementType == parts[0].elementType }) else {
+            throw context.invalid("start, limit and delta must be scalars of one element type")
+        }
+        if let values = parts.map({ $0.integers?[0] }) as? [Int64] {
+            let (start, limit, delta) = (values[0], values[1], values[2])
+            guard delta != 0 else { throw context.invalid("delta is 0") }
+            let span = Double(limit) - Double(start)
+            let count = Swift.max(0, Int((span / Double(delta)).rounded(.up)))
+            try requireBounded([count], context)
+            return ConstantTensor(elementType: parts[0].elementType, shape: [count],
+                                  elements: .integer((0..<count).map { start + Int64($0) * delta }))
+        }
+        let (start, limit, delta) = (parts[0].doubles[0], parts[1].doubles[0], parts[2].doubles[0])
+        guard delta != 0, start.isFinite, limit.isFinite, delta.isFinite else { throw context.invalid("delta is 0 or a value is not finite") }
+        let count = Swift.max(0, Int(((limit - start) / delta).rounded(.up)))
+        try requireBounded([count], context)
+        let isFloat = parts[0].elementType == .float
+        var values = [Double](), current = start
+        for _ in 0..<count {
+            values.append(current)
+            current = isFloat ? Double(Float(current + delta)) : current + delta
+        }
+        return ConstantTensor(real: values, shape: [count], type: parts[0].elementType)
+    }
+
+    /// `MatMul` of two floating-point constants with NumPy semantics, each entry summed in
+    /// Double and, for FLOAT, rounded once to float32 (ONNX leaves the order of the sum open).
+    private func matmul() throws -> ConstantTensor {
+        try call.requireInputs(2...2)
+        let a = try call.constant(0, "A"), b = try call.constant(1, "B")
+        guard !a.elementType.isInteger, a.elementType == b.elementType else {
+            throw context.unsupported("MatMul of constants of types \(a.elementType.onnxName) and \(b.elementType.onnxName); only equal floating-point types are evaluated")
+        }
+        guard !a.shape.isEmpty, !b.shape.isEmpty else { throw context.invalid("MatMul operands must have rank 1 or more") }
+        let aShape = a.shape.count == 1 ? [1] + a.shape : a.shape, bShape = b.shape.count == 1 ? b.shape + [1] : b.shape
+        let (m, k, n) = (aShape[aShape.count - 2], aShape[aShape.count - 1], bShape[bShape.count - 1])
+        guard bShape[bShape.count - 2] == k, let batch = broadcastShapes(Array(aShape.dropLast(2)), Array(bShape.dropLast(2))) else {
+            throw context.invalid("shapes \(a.shape) and \(b.shape) do not multiply")
+        }
+        try requireBounded(batch + [m, n], context)
+        let aBatch = broadcastSourceIndices(from: Array(aShape.dropLast(2)), to: batch)
+        let bBatch = broadcastSourceIndices(from: Array(bShape.dropLast(2)), to: batch)
+        let (x, y) = (a.doubles, b.doubles)
+        var out = [Double](repeating: 0, count: batch.elementCount * m * n)
+        for t in 0..<batch.elementCount {
+            let (ao, bo, oo) = (aBatch[t] * m * k, bBatch[t] * k * n, t * m * n)
+            for i in 0..<m {
+                for j in 0..<n {
+                    var sum = 0.0
+                    for r in 0..<k { sum += x[ao + i * k + r] * y[bo + r * n + j] }
+                    out[oo + i * n + j] = a.elementType == .float ? Double(Float(sum)) : sum
+                }
+            }
+        }
+        var shape = batch
+        if a.shape.count > 1 { shape.append(m) }
+        if b.shape.count > 1 { shape.append(n) }
+        return ConstantTensor(real: out, shape: shape, type: a.elementType)
+    }
+
+    /// Elementwise `Max` or `Min` of constants with NumPy broadcasting (exact).
+    private func extremum() throws -> ConstantTensor {
+        guard !call.operands.isEmpty else { throw context.invalid("expects at least one input") }
+        let parts = try call.operands.indices.map { try call.constant($0, "input") }
+        guard parts.allSatisfy({ !$0.elementType.isInteger && $0.elementType == parts[0].elementType }) else {
+            throw context.unsupported("\(context.op) of integer or mixed-type constants is not evaluated at load time")
+        }
+        var shape = parts[0].shape
+        for part in parts.dropFirst() {
+            guard let s = broadcastShapes(shape, part.shape) else { throw context.invalid("shapes \(parts.map(\.shape)) do not broadcast") }
+            shape = s
+        }
+        try requireBounded(shape, context)
+        var result = [Double]()
+        for part in parts {
+            let values = part.doubles, sources = broadcastSourceIndices(from: part.shape, to: shape)
+            if result.isEmpty {
+                result = sources.map { values[$0] }
+            } else {
+                for (e, s) in sources.enumerated() {
+                    result[e] = context.op == "Max" ? Swift.max(result[e], values[s]) : Swift.min(result[e], values[s])
+                }
+            }
+        }
+        return ConstantTensor(real: result, shape: shape, type: parts[0].elementType)
     }
 }

@@ -151,6 +151,14 @@ extension NodeCall {
             try requireInputs(1...2)
             sizes = operand(1) == nil ? [] : try integers(1, "split")
         }
+        if sizes.isEmpty, opset >= 18, let count = try attributes.int("num_outputs") {
+            // Opset 18: equal parts of ceil(dim / count), the last one smaller.
+            guard count == parts, count > 0, count <= dim else {
+                throw context.invalid("num_outputs \(count) does not fit \(parts) outputs of an axis of size \(dim)")
+            }
+            let part = (dim + count - 1) / count
+            sizes = (0..<count).map { Swift.min(part, dim - $0 * part) }
+        }
         if sizes.isEmpty {
             guard dim % parts == 0 else {
                 throw context.invalid("axis \(axis) of size \(dim) does not split into \(parts) equal parts")

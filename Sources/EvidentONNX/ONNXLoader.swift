@@ -25,7 +25,7 @@ import SwiftProtobuf
 /// evaluation adds its own batch dimension in front. Any other symbolic dimension is an error.
 public enum ONNXLoader {
     /// The default-domain opsets the loader converts.
-    public static let supportedOpsets: ClosedRange<Int> = 7...17
+    public static let supportedOpsets: ClosedRange<Int> = 7...21
 
     /// Loads the ONNX model at `path`, plain or gzip-compressed (`x.onnx.gz`: content
     /// starting with the gzip magic is decompressed, see ``InputFile/read(path:limit:)``).
@@ -176,9 +176,10 @@ struct GraphConverter {
     /// Every default-domain operator the loader converts or folds (some only in certain
     /// forms, which their conversion checks).
     static let knownOperators: Set<String> = [
-        "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant", "ConstantOfShape", "Conv", "Div",
-        "Dropout", "Flatten", "Gather", "Gemm", "GlobalAveragePool", "Identity", "MatMul", "MaxPool", "Mul", "Neg",
-        "Pad", "Relu", "Reshape", "Shape", "Slice", "Split", "Squeeze", "Sub", "Transpose", "Unsqueeze",
+        "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "ConstantOfShape", "Conv",
+        "ConvTranspose", "Div", "Dropout", "Expand", "Flatten", "Gather", "Gemm", "GlobalAveragePool", "Identity",
+        "LeakyRelu", "MatMul", "Max", "MaxPool", "Min", "Mul", "Neg", "Pad", "PRelu", "Range", "ReduceMean", "ReduceSum",
+        "Relu", "Reshape", "Resize", "Shape", "Slice", "Split", "Squeeze", "Sub", "Transpose", "Unsqueeze", "Upsample",
     ]
 
     /// Throws one error listing every operator of the graph the loader does not know, each

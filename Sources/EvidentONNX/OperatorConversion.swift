@@ -127,6 +127,20 @@ extension GraphConverter {
             try call.requireInputs(1...1)
             let x = try call.activation(0, "X")
             return .activation(try emit(.multiplyConstant(Tensor(shape: shape(x), repeating: -1)), [x], call))
+        case "Clip":
+            return .activation(try convertClip(call, &attributes))
+        case "LeakyRelu", "PRelu":
+            return .activation(try convertLeakyRelu(call, &attributes))
+        case "Max", "Min":
+            return .activation(try convertMaxMin(call))
+        case "Expand":
+            return .activation(try convertExpand(call))
+        case "ReduceSum", "ReduceMean":
+            return .activation(try convertReduce(call, &attributes))
+        case "Resize", "Upsample":
+            return .activation(try convertResize(call, &attributes))
+        case "ConvTranspose":
+            return .activation(try convertConvTranspose(call, &attributes))
         case "Cast", "ConstantOfShape":
             throw call.context.unsupported("\(op) is only converted when all its operands are constants (it is then evaluated at load time)")
         default:
@@ -147,10 +161,11 @@ extension GraphConverter {
     /// order (a reshape at most), one `select` when no element repeats, and otherwise a
     /// `concat` of as many copies of `x` as the most repeated element needs, then a `select`
     /// taking each repetition from its own copy.
-    mutating func emitSelection(_ x: ValueID, _ map: IndexMap, _ call: NodeCall, position: Int = 0) throws -> ValueID {
+    mutating func emitSelection(_ x: ValueID, _ map: IndexMap, _ call: NodeCall, step: String? = nil,
+                                position: Int = 0) throws -> ValueID {
         let inShape = shape(x), size = inShape.elementCount
         if map.sources == Array(0..<size) {
-            return map.shape == inShape ? x : try emit(.reshape(map.shape), [x], call, position: position)
+            return map.shape == inShape ? x : try emit(.reshape(map.shape), [x], call, step: step, position: position)
         }
         var uses = [Int](repeating: 0, count: size), sources = map.sources
         for (e, s) in map.sources.enumerated() {
@@ -162,9 +177,10 @@ extension GraphConverter {
         if copies > 1 {
             guard !inShape.isEmpty else { throw call.context.invalid("a scalar cannot be gathered more than once") }
             try requireBounded([copies * size], call.context)
-            operand = try emit(.concat(axis: 0), Array(repeating: x, count: copies), call, step: "copies", position: position)
+            operand = try emit(.concat(axis: 0), Array(repeating: x, count: copies), call,
+                               step: step.map { "\($0)/copies" } ?? "copies", position: position)
         }
-        return try emit(.select(Selection(shape: map.shape, sources: sources)), [operand], call, position: position)
+        return try emit(.select(Selection(shape: map.shape, sources: sources)), [operand], call, step: step, position: position)
     }
 
     // MARK: Convolution and pooling
@@ -279,40 +295,6 @@ extension GraphConverter {
         }
         let countPadding = try attributes.int("count_include_pad", default: 0) != 0
         return try emit(.averagePool(window, countIncludesPadding: countPadding), [x], call)
-    }
-
-    private mutating func convertPad(_ call: NodeCall, _ attributes: inout NodeAttributes) throws -> ValueID {
-        let mode = try attributes.string("mode") ?? "constant"
-        let pads: [Int]
-        let value: Double
-        let x: ValueID
-        if opset < 11 {
-            try call.requireInputs(1...1)
-            x = try call.activation(0, "data")
-            guard let given = try attributes.ints("pads") else { throw call.context.invalid("pads is missing") }
-            pads = given
-            value = try attributes.float("value", default: 0)
-            if value != 0 { throw call.context.unsupportedAttribute("value", "padding value \(value); only 0 is supported") }
-        } else {
-            try call.requireInputs(2...3)
-            x = try call.activation(0, "data")
-            pads = try call.integers(1, "pads")
-            let constant = try call.optionalConstant(2, "constant_value")
-            value = constant?.doubles.first ?? 0
-            if let constant, constant.count != 1 { throw call.context.invalid("constant_value must hold one element") }
-            if value != 0 { throw call.context.unsupported("constant_value \(value); only 0 is supported") }
-        }
-        guard mode == "constant" else {
-            throw call.context.unsupportedAttribute("mode", "mode '\(mode)'; only 'constant' is supported")
-        }
-        let rank = shape(x).count
-        guard pads.count == 2 * rank else { throw call.context.invalid("pads \(pads) must have \(2 * rank) entries for rank \(rank)") }
-        guard pads.allSatisfy({ $0 >= 0 }) else {
-            throw call.context.unsupported("negative pads \(pads) (cropping)")
-        }
-        guard pads.allSatisfy({ $0 <= maximumElementCount }) else { throw call.context.invalid("pads \(pads) are too large") }
-        try requireBounded(shape(x).indices.map { shape(x)[$0] + pads[$0] + pads[rank + $0] }, call.context)
-        return try emit(.pad(pads), [x], call)
     }
 
     // MARK: Affine maps

@@ -15,11 +15,12 @@ struct StructuralOperatorTests {
         var elementType: String
         var inputShape: [Int]
         var outputShape: [Int]
+        var selection: Bool
         var input: [Double]
         var output: [Double]
 
         enum CodingKeys: String, CodingKey {
-            case name, file, opset, input, output
+            case name, file, opset, input, output, selection
             case elementType = "element_type"
             case inputShape = "input_shape"
             case outputShape = "output_shape"
@@ -31,26 +32,38 @@ struct StructuralOperatorTests {
     static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
     static func path(_ relative: String) -> String { folder.appendingPathComponent(relative).path }
 
-    static let records: [Record] = {
-        struct Listing: Decodable { var models: [Record] }
-        guard let data = FileManager.default.contents(atPath: path("structural_fixtures.json")),
-              let listing = try? JSONDecoder().decode(Listing.self, from: data) else { return [] }
-        return listing.models
+    struct Listing: Decodable {
+        var models: [Record]
+        var opsetSweep: [Record]
+        enum CodingKeys: String, CodingKey {
+            case models
+            case opsetSweep = "opset_sweep"
+        }
+    }
+
+    static let listing: Listing? = {
+        guard let data = FileManager.default.contents(atPath: path("structural_fixtures.json")) else { return nil }
+        return try? JSONDecoder().decode(Listing.self, from: data)
     }()
+    static let records = listing?.models ?? []
+    /// One model per opset from 7 to 21, each operator in that opset's form.
+    static let opsetSweep = listing?.opsetSweep ?? []
 
     @Test func fixturesArePresent() {
-        #expect(Self.records.count >= 18, "Fixtures/structural_fixtures.json is missing or incomplete")
+        #expect(Self.records.count >= 59, "Fixtures/structural_fixtures.json is missing or incomplete")
+        #expect(Self.opsetSweep.map(\.opset) == Array(7...21))
     }
 
     /// DOUBLE models agree with onnxruntime to 1e-12 relative (selections are exact; the
-    /// Gemm rows are sums of a few terms); FLOAT ones to onnxruntime's float32 rounding.
-    @Test(arguments: records)
+    /// Gemm rows are sums of a few terms); FLOAT ones to 1e-5, a few float32 roundings of
+    /// onnxruntime's (the issue asks for 1e-4).
+    @Test(arguments: records + opsetSweep)
     func evaluationMatchesOnnxruntime(_ record: Record) throws {
         let network = try ONNXLoader.load(path: Self.path(record.file))
         #expect(network.graph.inputShape == record.inputShape)
         #expect(network.graph.outputShape == record.outputShape)
         let output = try Evaluator(graph: network.graph).evaluate(record.input, batch: 1)
-        let tolerance = record.elementType == "double" ? 1e-12 : 1e-6
+        let tolerance = record.elementType == "double" ? 1e-12 : 1e-5
         #expect(output.count == record.output.count)
         for (k, (a, e)) in zip(output, record.output).enumerated() {
             #expect(abs(a - e) <= tolerance * max(1, abs(e)), "\(record.name): element \(k) is \(a), onnxruntime gives \(e)")
@@ -71,7 +84,7 @@ struct StructuralOperatorTests {
 
     /// A graph that only moves, copies and negates elements has exact interval bounds:
     /// each output's range is its source's (negated: the other end).
-    @Test(arguments: records.filter { !$0.name.contains("relu") && !$0.name.contains("neg") && !$0.name.contains("constant") })
+    @Test(arguments: records.filter(\.selection))
     func selectionsHaveExactBounds(_ record: Record) throws {
         let network = try ONNXLoader.load(path: Self.path(record.file))
         let graph = network.graph
@@ -95,6 +108,45 @@ struct StructuralOperatorTests {
             }
             #expect(result.lower == atLower, "\(record.name) \(method): lower bounds are not the selected inputs' lower ends")
             #expect(result.upper == atUpper, "\(record.name) \(method): upper bounds are not the selected inputs' upper ends")
+        }
+    }
+
+    /// Graphs without ReLU are affine, `f(x) = f(c) + J (x − c)`, and the exact range of each
+    /// output over a box is `f(c) ± |J| r`; IBP and CROWN must find it to 1e-9 relative (IBP
+    /// is exact here too: every step is one affine map or moves elements). J comes from
+    /// central differences, exact for an affine map up to rounding.
+    @Test(arguments: records.filter { record in
+        (try? ONNXLoader.load(path: path(record.file)))?.graph.nodes.allSatisfy {
+            if case .relu = $0.operation { return false }
+            if case .maxPool = $0.operation { return false }
+            return true
+        } ?? false
+    })
+    func affineGraphsHaveExactBounds(_ record: Record) throws {
+        let graph = try ONNXLoader.load(path: Self.path(record.file)).graph
+        let n = graph.inputShape.elementCount, m = graph.outputShape.elementCount
+        let centre = (0..<n).map { 0.2 * cos(Double($0)) }, radius = (0..<n).map { 0.1 + 0.01 * Double($0 % 7) }
+        let evaluator = Evaluator(graph: graph)
+        let f = try evaluator.evaluate(centre, batch: 1)
+        var spread = [Double](repeating: 0, count: m)
+        for j in 0..<n {
+            var plus = centre, minus = centre
+            plus[j] += 1
+            minus[j] -= 1
+            let (a, b) = (try evaluator.evaluate(plus, batch: 1), try evaluator.evaluate(minus, batch: 1))
+            for i in 0..<m { spread[i] += abs(a[i] - b[i]) / 2 * radius[j] }
+        }
+        let lower = zip(centre, radius).map { $0 - $1 }, upper = zip(centre, radius).map { $0 + $1 }
+        let rows = (0..<(2 * m)).flatMap { r in (0..<m).map { j in j == r % m ? (r < m ? 1.0 : -1.0) : 0 } }
+        for method in [BoundMethod.ibp, .crown] {
+            let bounds = BoundPropagator(graph: graph).bounds(of: LinearSpecification(rows: 2 * m, coefficients: rows),
+                                                              lower: lower, upper: upper, batch: 1, options: BoundOptions(method: method))
+            for i in 0..<m {
+                let (low, high) = (bounds.lower[i], -bounds.lower[m + i])
+                let scale = 1e-9 * max(1, abs(f[i]) + spread[i])
+                #expect(abs(low - (f[i] - spread[i])) <= scale && abs(high - (f[i] + spread[i])) <= scale,
+                        "\(record.name) \(method) output \(i): [\(low), \(high)], exact [\(f[i] - spread[i]), \(f[i] + spread[i])]")
+            }
         }
     }
 
