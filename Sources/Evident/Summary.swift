@@ -5,6 +5,14 @@ import EvidentVNNLib
 public struct TensorSummary: Codable, Equatable, Sendable {
     public var name: String
     public var shape: [Int]
+    /// Flat index of the tensor's first element among the property's variables (`X_i` or
+    /// `Y_j`): several inputs or outputs are concatenated in file order.
+    public var first: Int
+
+    /// The variables the tensor is, e.g. `X_0..X_11`.
+    public func variables(_ letter: String) -> String {
+        "\(letter)_\(first)..\(letter)_\(first + shape.reduce(1, *) - 1)"
+    }
 }
 
 /// What `evident info MODEL` reports.
@@ -18,8 +26,8 @@ public struct NetworkSummary: Codable, Equatable, Sendable {
 
     public init(_ network: Network) {
         let g = network.graph
-        inputs = [TensorSummary(name: network.inputName, shape: g.inputShape)]
-        outputs = [TensorSummary(name: network.outputName, shape: g.outputShape)]
+        inputs = network.inputParts.map { TensorSummary(name: $0.name, shape: $0.shape, first: $0.offset) }
+        outputs = network.outputParts.map { TensorSummary(name: $0.name, shape: $0.shape, first: $0.offset) }
         operators = network.sourceOperatorCounts
         parameters = network.parameterCount
         reluNeurons = g.reluNeuronCount

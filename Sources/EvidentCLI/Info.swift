@@ -6,9 +6,11 @@ struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Summarise a network (.onnx, .nnet) or a property (.vnnlib).",
         discussion: """
-        For a network: inputs and outputs with shapes, operator counts (as in the file), \
-        parameter count and number of ReLU neurons. JSON keys: inputs, outputs (arrays of \
-        {name, shape}), operators, parameters, reluNeurons.
+        For a network: inputs and outputs with shapes and the property variables each one is \
+        (several inputs or outputs are concatenated in file order, VNN-COMP's convention), \
+        operator counts (as in the file), parameter count and number of ReLU neurons. A model \
+        with unsupported operators is refused with the list of all of them. JSON keys: inputs, \
+        outputs (arrays of {name, shape, first}), operators, parameters, reluNeurons.
         For a property: number of input and output variables, input regions (boxes) and output \
         clauses (conjunctions describing the unsafe set). JSON keys: inputs, outputs, \
         inputRegions, outputClauses.
@@ -36,8 +38,8 @@ struct Info: ParsableCommand {
                 let summary = NetworkSummary(network)
                 if output.json { return try printJSON(summary) }
                 print("network \(file) (\(network.format))")
-                for input in summary.inputs { print("  input  \(input.name) \(input.shape)") }
-                for output in summary.outputs { print("  output \(output.name) \(output.shape)") }
+                for input in summary.inputs { print("  input  \(input.name) \(input.shape)  \(input.variables("X"))") }
+                for output in summary.outputs { print("  output \(output.name) \(output.shape)  \(output.variables("Y"))") }
                 let ops = summary.operators.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
                 print("  operators: \(ops.joined(separator: ", "))")
                 print("  parameters: \(summary.parameters)")

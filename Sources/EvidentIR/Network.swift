@@ -11,9 +11,14 @@ public struct Network: Sendable {
     public var sourceOperatorCounts: [String: Int]
     /// Number of stored parameters in the file (weights, biases, constants).
     public var parameterCount: Int
-    /// Names of the graph input and output in the source file.
+    /// Names of the graph input and output in the source file (of several, joined by commas).
     public var inputName: String
     public var outputName: String
+    /// The source file's inputs (and outputs) in the graph's one flattened input (output):
+    /// with several, their concatenation in file order, VNN-COMP's convention. One part
+    /// covering everything when the file has one.
+    public var inputParts: [TensorPart]
+    public var outputParts: [TensorPart]
     /// For nodes whose constants the loader computed (and rounded) from stored parameters,
     /// keyed by node index: bounds on each constant's rounding error. Empty when every
     /// constant of the graph is a stored number (or a constant subgraph ONNX itself
@@ -29,6 +34,22 @@ public struct Network: Sendable {
         self.parameterCount = parameterCount
         self.inputName = inputName ?? graph.values[graph.input].name
         self.outputName = outputName ?? graph.values[graph.output].name
+        inputParts = [TensorPart(name: self.inputName, shape: graph.inputShape, offset: 0)]
+        outputParts = [TensorPart(name: self.outputName, shape: graph.outputShape, offset: 0)]
+    }
+}
+
+/// One tensor of a source file inside the graph's flattened input or output: elements
+/// `offset ..< offset + shape.elementCount`, row-major.
+public struct TensorPart: Sendable, Equatable {
+    public var name: String
+    public var shape: [Int]
+    public var offset: Int
+
+    public init(name: String, shape: [Int], offset: Int) {
+        self.name = name
+        self.shape = shape
+        self.offset = offset
     }
 }
 

@@ -5,8 +5,10 @@ import SwiftProtobuf
 
 /// Reads ONNX models into the EvidentIR.
 ///
-/// Supported: IR version 3 and later, default-domain opsets 7 to 17, one non-constant
-/// graph input (FLOAT or DOUBLE) and one graph output. Initializers (also when listed as
+/// Supported: IR version 3 and later, default-domain opsets 7 to 21, non-constant graph
+/// inputs (FLOAT or DOUBLE) and outputs; several inputs are read as one flattened input,
+/// their concatenation in graph order, and several outputs as one (VNN-COMP's convention;
+/// ``Network/inputParts`` records the layout). Initializers (also when listed as
 /// graph inputs) and `Constant` nodes are constants; every node whose operands are all
 /// constants is evaluated at load time, and `Shape` of an activation is a constant too,
 /// since every shape is known. The remaining nodes become EvidentIR operations with the
@@ -124,24 +126,43 @@ struct GraphConverter {
         }
 
         let activationInputs = graph.input.filter { constants[$0.name] == nil }
-        guard activationInputs.count == 1, let input = activationInputs.first else {
-            throw invalidGraph("expected exactly one non-constant graph input, found \(activationInputs.count)"
-                + (activationInputs.isEmpty ? "" : " (\(activationInputs.map { "'\($0.name)'" }.joined(separator: ", ")))"))
+        guard !activationInputs.isEmpty else { throw invalidGraph("the graph has no non-constant input") }
+        guard !graph.output.isEmpty else { throw invalidGraph("the graph has no output") }
+        for (names, what) in [(activationInputs.map(\.name), "input"), (graph.output.map(\.name), "output")] {
+            if let twice = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
+                throw invalidGraph("graph \(what) '\(twice)' is listed twice")
+            }
         }
-        guard graph.output.count == 1, let output = graph.output.first else {
-            throw invalidGraph("expected exactly one graph output, found \(graph.output.count)"
-                + (graph.output.isEmpty ? "" : " (\(graph.output.map { "'\($0.name)'" }.joined(separator: ", ")))"))
+        // Several inputs: one flattened input holding their concatenation in graph order,
+        // each taken back out by a selection of its elements.
+        let inputShapes = try activationInputs.map { try Self.inputShape(of: $0, source: source) }
+        var inputParts = [TensorPart](), offset = 0
+        for (input, shape) in zip(activationInputs, inputShapes) {
+            inputParts.append(TensorPart(name: input.name, shape: shape, offset: offset))
+            offset += shape.elementCount
         }
-        let inputShape = try Self.inputShape(of: input, source: source)
+        let single = activationInputs.count == 1
+        let inputName = activationInputs.map(\.name).joined(separator: ",")
 
         var used = Set(graph.node.flatMap(\.input))
-        used.insert(output.name)
+        for output in graph.output { used.insert(output.name) }
         var converter = GraphConverter(source: source, opset: opset,
-                                       builder: GraphBuilder(inputName: input.name, inputShape: inputShape),
+                                       builder: GraphBuilder(inputName: inputName, inputShape: single ? inputShapes[0] : [offset]),
                                        usedNames: used)
         converter.parameterCount = parameters
         for (name, tensor) in constants { converter.slots[name] = .constant(tensor) }
-        converter.slots[input.name] = .activation(converter.builder.inputValue)
+        for part in inputParts {
+            var value = converter.builder.inputValue
+            if !single {
+                let selection = Selection(shape: part.shape, sources: Array(part.offset..<(part.offset + part.shape.elementCount)))
+                do {
+                    value = try converter.builder.add(.select(selection), inputs: [value], name: "input:\(part.name)", outputName: part.name)
+                } catch {
+                    throw invalidGraph("graph input '\(part.name)': \(error)")
+                }
+            }
+            converter.slots[part.name] = .activation(value)
+        }
 
         try Self.requireKnownOperators(graph.node, source: source, opset: opset)
         var operatorCounts = [String: Int]()
@@ -151,21 +172,44 @@ struct GraphConverter {
             try converter.convert(node, index: index)
         }
 
-        guard let result = converter.slots[output.name] else {
-            throw invalidGraph("graph output '\(output.name)' is not produced by any node")
+        var outputValues = [ValueID]()
+        for output in graph.output {
+            guard let result = converter.slots[output.name] else {
+                throw invalidGraph("graph output '\(output.name)' is not produced by any node")
+            }
+            guard case .activation(let value) = result else {
+                throw invalidGraph("graph output '\(output.name)' is a constant that does not depend on the input")
+            }
+            try Self.checkDeclaredShape(of: output, computed: converter.builder.shape(of: value), source: source)
+            outputValues.append(value)
         }
-        guard case .activation(let outputValue) = result else {
-            throw invalidGraph("graph output '\(output.name)' is a constant that does not depend on the input")
+        // Several outputs: their flattened concatenation in graph order.
+        var outputParts = [TensorPart](), outputValue = outputValues[0]
+        offset = 0
+        for (output, value) in zip(graph.output, outputValues) {
+            let shape = converter.builder.shape(of: value)
+            outputParts.append(TensorPart(name: output.name, shape: shape, offset: offset))
+            offset += shape.elementCount
         }
         let built: Graph
         do {
+            if outputValues.count > 1 {
+                let flat = try zip(graph.output, outputValues).map { output, value in
+                    try converter.builder.add(.reshape([converter.builder.shape(of: value).elementCount]), inputs: [value],
+                                              name: "output:\(output.name)", outputName: "\(output.name)/flat")
+                }
+                outputValue = try converter.builder.add(.concat(axis: 0), inputs: flat, name: "outputs",
+                                                        outputName: graph.output.map(\.name).joined(separator: ","))
+            }
             built = try converter.builder.build(output: outputValue)
         } catch {
             throw invalidGraph("\(error)")
         }
-        try Self.checkDeclaredShape(of: output, computed: built.outputShape, source: source)
         var network = Network(graph: built, source: source, format: "onnx", sourceOperatorCounts: operatorCounts,
-                              parameterCount: converter.parameterCount, inputName: input.name, outputName: output.name)
+                              parameterCount: converter.parameterCount, inputName: inputName,
+                              outputName: graph.output.map(\.name).joined(separator: ","))
+        network.inputParts = inputParts
+        network.outputParts = outputParts
         let producers = built.producers
         for (value, radius) in converter.constantRadii {
             if let node = producers[value] { network.constantRadii[node] = radius }

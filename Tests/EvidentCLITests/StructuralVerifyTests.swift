@@ -62,4 +62,20 @@ struct StructuralVerifyTests {
             #expect(check.status == 0, "\(name): the certificate of case \(k) does not check: \(check)")
         }
     }
+
+    /// `evident info` shows where each input and output of a several-tensor model sits among
+    /// the property variables, and lists every unsupported operator of a model at once.
+    @Test func infoShowsLayoutAndEveryUnsupportedOperator() throws {
+        let layout = try CLI.run("info", Self.model("two_inputs_two_outputs"))
+        #expect(layout.status == 0, "\(layout)")
+        for line in ["input  a [1, 3]  X_0..X_2", "input  b [1, 2]  X_3..X_4", "output y1 [1, 4]  Y_0..Y_3",
+                     "output y2 [1, 4]  Y_4..Y_7"] {
+            #expect(layout.standardOutput.contains(line), "'\(line)' missing from: \(layout)")
+        }
+        let refused = try CLI.run("info", repositoryPath("Tests/EvidentBoundsTests/Fixtures/structural/errors/several_unsupported_operators.onnx"))
+        #expect(refused.status == 2, "\(refused)")
+        for fragment in ["3 operators are not supported", "Sigmoid (2 nodes", "Tanh (node: 'tanh_a')", "Softmax"] {
+            #expect(refused.standardError.contains(fragment), "'\(fragment)' missing from: \(refused)")
+        }
+    }
 }

@@ -274,6 +274,40 @@ add("relu_network_composite",
      init("p", ints(0, 0, 1, 1, 0, 0, 1, 1)), scalar("lo", -0.6, np.float32), scalar("hi", 0.8, np.float32),
      init("wg", weights(3, 14))], elem=F, selection=False)
 
+# ---- Several graph inputs and outputs: one flattened input and output, concatenated in order ----
+def add_multi(name, nodes, inputs, outputs, initializers=(), opset=13):
+    elem = TensorProto.DOUBLE
+    graph = helper.make_graph(nodes, "structural", [helper.make_tensor_value_info(n, elem, s) for n, s in inputs],
+                              [helper.make_tensor_value_info(n, elem, None) for n in outputs], initializer=list(initializers))
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=IR_FOR_OPSET[opset],
+                          producer_name="evident-fixtures")
+    session = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = {n: rng.standard_normal(s) for n, s in inputs}
+    results = session.run(None, feeds)
+    for k, (n, y) in enumerate(zip(outputs, results)):
+        m.graph.output[k].CopyFrom(helper.make_tensor_value_info(n, elem, list(y.shape)))
+    onnx.checker.check_model(m, full_check=True)
+    onnx.save(m, os.path.join(HERE, name + ".onnx"))
+    x = np.concatenate([feeds[n].flatten() for n, _ in inputs])
+    y = np.concatenate([r.flatten() for r in results])
+    records.append({"name": name, "file": "structural/" + name + ".onnx", "opset": opset, "selection": False,
+                    "element_type": "double",
+                    "input_shape": list(inputs[0][1]) if len(inputs) == 1 else [int(x.size)],
+                    "output_shape": list(results[0].shape) if len(results) == 1 else [int(y.size)],
+                    "input": [float(v) for v in x], "output": [float(v) for v in y]})
+
+
+add_multi("two_inputs_two_outputs",
+          [node("Gemm", ["a", "w1"], ["g1"], transB=1), node("Gemm", ["b", "w2"], ["g2"], transB=1),
+           node("Add", ["g1", "g2"], ["s"]), node("Relu", ["s"], ["y1"]), node("Sub", ["g1", "g2"], ["y2"])],
+          [("a", [1, 3]), ("b", [1, 2])], ["y1", "y2"], [init("w1", weights(4, 3)), init("w2", weights(4, 2))])
+add_multi("second_input_feeds_only_shape",
+          [node("Shape", ["b"], ["shape"]), node("Reshape", ["a", "shape"], ["r"]), node("Relu", ["r"], ["y"])],
+          [("a", [1, 6]), ("b", [2, 3])], ["y"])
+add_multi("output_twice_and_intermediate",
+          [node("Gemm", ["a", "w1"], ["g"], transB=1), node("Relu", ["g"], ["h"]), node("Gemm", ["h", "w2"], ["y"], transB=1)],
+          [("a", [1, 3])], ["y", "g"], [init("w1", weights(4, 3)), init("w2", weights(2, 4))])
+
 # ---- Every opset from 7 to 21: the operators in that opset's form (evaluation only) ---------------
 sweep = []
 

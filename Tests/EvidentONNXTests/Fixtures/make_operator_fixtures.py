@@ -403,10 +403,10 @@ save_error("float16_initializer",
            model([node("Mul", ["x", "w_half"], ["y"], name="mul_half")], [1, 3], [1, 3],
                  [init("w_half", weights(3).astype(np.float16))], opset=13))
 save_error("opset_6", model([node("Relu", ["x"], ["y"])], [1, 3], [1, 3], opset=6, ir_version=3))
-save_error("opset_20", model([node("Relu", ["x"], ["y"])], [1, 3], [1, 3], opset=13, ir_version=9))
-m20 = onnx.load(os.path.join(ERRORS, "opset_20.onnx"))
-m20.opset_import[0].version = 20
-save_error("opset_20", m20)
+save_error("opset_22", model([node("Relu", ["x"], ["y"])], [1, 3], [1, 3], opset=13, ir_version=9))
+m22 = onnx.load(os.path.join(ERRORS, "opset_22.onnx"))
+m22.opset_import[0].version = 22
+save_error("opset_22", m22)
 save_error("conv_group_2_of_4",
            model([node("Conv", ["x", "w"], ["y"], group=2, name="grouped_conv")], [1, 4, 5, 5], None,
                  [init("w", weights(6, 2, 3, 3))], opset=13))
@@ -414,9 +414,9 @@ save_error("division_by_activation",
            model([node("Div", ["c", "x"], ["y"], name="c_over_x")], [1, 3], [1, 3], [init("c", weights(3))], opset=13))
 save_error("product_of_activations",
            model([node("Mul", ["x", "x"], ["y"], name="square")], [1, 3], [1, 3], opset=13))
-save_error("two_graph_inputs",
+save_error("second_graph_input_integer",
            model([node("Add", ["x", "z"], ["y"])], [1, 3], [1, 3], opset=13,
-                 extra_inputs=[helper.make_tensor_value_info("z", FLOAT, [1, 3])]))
+                 extra_inputs=[helper.make_tensor_value_info("z", INT64, [1, 3])]))
 bad_raw = init("w", weights(2, 3))
 bad_raw.raw_data = bad_raw.raw_data[:-4]
 save_error("raw_data_too_short",
@@ -427,8 +427,8 @@ save_error("dropout_mask_used",
 save_error("maxpool_ceil_mode",
            model([node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1, name="pool_ceil")],
                  [1, 1, 5, 5], None, opset=13))
-save_error("pad_reflect",
-           model([node("Pad", ["x", "p"], ["y"], mode="reflect", name="reflect_pad")], [1, 1, 3, 3], None,
+save_error("pad_reflect_single_element",
+           model([node("Pad", ["x", "p"], ["y"], mode="reflect", name="reflect_pad")], [1, 1, 1, 3], None,
                  [init("p", np.array([0, 0, 1, 1, 0, 0, 1, 1], dtype=np.int64))], opset=13))
 save_error("unknown_attribute",
            model([node("Relu", ["x"], ["y"], name="relu_alpha", alpha=0.1)], [1, 3], [1, 3], opset=13))
@@ -446,9 +446,9 @@ custom.graph.node[0].name = "custom_relu"
 custom.opset_import.append(helper.make_opsetid("com.microsoft", 1))
 save_error("custom_domain", custom)
 save_error("integer_input", model([node("Relu", ["x"], ["y"])], [1, 3], [1, 3], opset=13, elem=INT64))
-save_error("negative_pads",
+save_error("pads_crop_everything",
            model([node("Pad", ["x", "p"], ["y"], name="crop")], [1, 1, 3, 3], None,
-                 [init("p", np.array([0, 0, -1, 0, 0, 0, 0, 0], dtype=np.int64))], opset=13))
+                 [init("p", np.array([0, 0, -2, 0, 0, 0, -1, 0], dtype=np.int64))], opset=13))
 save_error("conv_1d",
            model([node("Conv", ["x", "w"], ["y"], name="conv1d")], [1, 2, 5], None, [init("w", weights(3, 2, 2))], opset=13))
 save_error("declared_output_shape_disagrees",
