@@ -166,6 +166,40 @@ extension GraphConverter {
         return try expand(x, to: target, call)
     }
 
+    /// `Sum` of one or more operands with broadcasting: a chain of `add`s, constants added last.
+    mutating func convertSum(_ call: NodeCall) throws -> ValueID {
+        guard !call.operands.isEmpty, call.operands.allSatisfy({ $0 != nil }) else {
+            throw call.context.invalid("expects one or more inputs, none omitted")
+        }
+        var activations = [ValueID](), constants = [ConstantTensor]()
+        for index in call.operands.indices {
+            switch call.operand(index) {
+            case .activation(let v)?: activations.append(v)
+            case .constant(let c)?:
+                guard !c.elementType.isInteger else { throw call.context.invalid("input \(index) is an integer tensor") }
+                constants.append(c)
+            case nil: break
+            }
+        }
+        var outShape = shape(activations[0])
+        for s in activations.map(shape) + constants.map(\.shape) {
+            guard let both = broadcastShapes(outShape, s) else { throw call.context.invalid("shapes \(outShape) and \(s) do not broadcast") }
+            outShape = both
+        }
+        try requireBounded(outShape, call.context)
+        let operands = try activations.enumerated().map { k, v in try expand(v, to: outShape, call, step: "expand\(k)") }
+        var result = operands[0]
+        for (k, b) in operands.dropFirst().enumerated() {
+            let last = k == operands.count - 2 && constants.isEmpty
+            result = try emit(.add, [result, b], call, step: last ? nil : "\(k)/sum")
+        }
+        // Each constant added by its own step: exact in real arithmetic, as ONNX's sum is.
+        let steps = constants.enumerated().map { k, c in
+            (label: "constant\(k)", operation: GraphOperation.addConstant(c.irTensor.broadcast(to: outShape)!))
+        }
+        return steps.isEmpty ? result : try emitChain(result, steps, call)
+    }
+
     // MARK: Reductions
 
     /// `ReduceSum` and `ReduceMean`: the reduced axes moved last and flattened, then a

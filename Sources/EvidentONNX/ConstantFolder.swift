@@ -116,7 +116,7 @@ struct ConstantFolder {
         case "Max", "Min":
             return [try extremum()]
         case "Conv", "Gemm", "BatchNormalization", "AveragePool", "GlobalAveragePool", "MaxPool", "Pad", "Clip", "LeakyRelu",
-             "PRelu", "ReduceSum", "ReduceMean", "Resize", "Upsample", "ConvTranspose":
+             "PRelu", "ReduceSum", "ReduceMean", "Resize", "Upsample", "ConvTranspose", "Sum":
             throw context.unsupported("\(context.op) with only constant operands is not evaluated at load time")
         default:
             throw context.unsupportedOperator

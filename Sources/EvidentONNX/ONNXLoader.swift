@@ -223,7 +223,7 @@ struct GraphConverter {
         "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "ConstantOfShape", "Conv",
         "ConvTranspose", "Div", "Dropout", "Expand", "Flatten", "Gather", "Gemm", "GlobalAveragePool", "Identity",
         "LeakyRelu", "MatMul", "Max", "MaxPool", "Min", "Mul", "Neg", "Pad", "PRelu", "Range", "ReduceMean", "ReduceSum",
-        "Relu", "Reshape", "Resize", "Shape", "Slice", "Split", "Squeeze", "Sub", "Transpose", "Unsqueeze", "Upsample",
+        "Relu", "Reshape", "Resize", "Shape", "Slice", "Split", "Squeeze", "Sub", "Sum", "Transpose", "Unsqueeze", "Upsample",
     ]
 
     /// Throws one error listing every operator of the graph the loader does not know, each

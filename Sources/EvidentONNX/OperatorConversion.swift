@@ -141,8 +141,20 @@ extension GraphConverter {
             return .activation(try convertResize(call, &attributes))
         case "ConvTranspose":
             return .activation(try convertConvTranspose(call, &attributes))
-        case "Cast", "ConstantOfShape":
-            throw call.context.unsupported("\(op) is only converted when all its operands are constants (it is then evaluated at load time)")
+        case "Sum":
+            return .activation(try convertSum(call))
+        case "Cast":
+            // The IR computes in real arithmetic: a cast between floating-point types only
+            // changes the rounding, which a real-number model does not have.
+            try call.requireInputs(1...1)
+            let target = try attributes.int("to") ?? -1
+            if opset >= 19 { attributes.ignore("saturate") }
+            guard target == 1 || target == 11 else {
+                throw call.context.unsupportedAttribute("to", "casting an activation to \(onnxDataTypeName(target)); only FLOAT and DOUBLE are supported")
+            }
+            return .activation(try call.activation(0, "input"))
+        case "ConstantOfShape":
+            throw call.context.unsupported("ConstantOfShape is only converted when its operand is a constant (it is then evaluated at load time)")
         default:
             throw call.context.unsupportedOperator
         }
@@ -250,12 +262,30 @@ extension GraphConverter {
         }
         let group = try attributes.int("group", default: 1)
         let channels = xs[1]
-        guard group == 1 || (group == channels && weight.shape[1] == 1) else {
-            throw call.context.unsupportedAttribute(
-                "group", "group \(group) with \(channels) input channels; only 1 and depthwise (group equal to the channel count) are supported")
+        let outChannels = weight.shape[0]
+        guard group >= 1, channels % group == 0, outChannels % group == 0, weight.shape[1] == channels / group else {
+            throw call.context.invalid("group \(group) does not divide \(channels) input channels into the weight's \(weight.shape[1]) per group "
+                                       + "(and \(outChannels) output channels)")
         }
         let window = try window(call, &attributes, input: xs, kernel: kernel, dilationsAllowed: true)
-        let convolution = Convolution(weight: weight.irTensor, bias: bias?.irTensor, window: window, group: group)
+        if group == 1 || (group == channels && weight.shape[1] == 1) {
+            let convolution = Convolution(weight: weight.irTensor, bias: bias?.irTensor, window: window, group: group)
+            return try emit(.convolution(convolution), [x], call)
+        }
+        // Other groups: one dense kernel, zero outside each group's block of channels.
+        let (inPerGroup, outPerGroup, area) = (channels / group, outChannels / group, kernel[0] * kernel[1])
+        try requireBounded([outChannels, channels, area], call.context, "dense kernel")
+        var dense = [Double](repeating: 0, count: outChannels * channels * area)
+        let stored = weight.doubles
+        for o in 0..<outChannels {
+            let g = o / outPerGroup
+            for i in 0..<inPerGroup {
+                let from = (o * inPerGroup + i) * area, to = (o * channels + g * inPerGroup + i) * area
+                dense[to..<(to + area)] = stored[from..<(from + area)]
+            }
+        }
+        let convolution = Convolution(weight: Tensor(shape: [outChannels, channels, kernel[0], kernel[1]], scalars: dense),
+                                      bias: bias?.irTensor, window: window, group: 1)
         return try emit(.convolution(convolution), [x], call)
     }
 
@@ -581,10 +611,12 @@ extension GraphConverter {
             guard op == "Add" || op == "Sub" else {
                 throw context.unsupported("both operands depend on the network input (\(op) of two activations is not affine)")
             }
-            guard shape(a) == shape(b) else {
-                throw context.unsupported("operands of different shapes \(shape(a)) and \(shape(b)); only equal shapes are supported")
+            guard let both = broadcastShapes(shape(a), shape(b)) else {
+                throw context.invalid("shapes \(shape(a)) and \(shape(b)) do not broadcast")
             }
-            return try emit(op == "Add" ? .add : .subtract, [a, b], call)
+            try requireBounded(both, context)
+            let (left, right) = (try expand(a, to: both, call, step: "expandA"), try expand(b, to: both, call, step: "expandB"))
+            return try emit(op == "Add" ? .add : .subtract, [left, right], call)
 
         case (.activation(let x)?, .constant(let c)?), (.constant(let c)?, .activation(let x)?):
             let activationFirst: Bool

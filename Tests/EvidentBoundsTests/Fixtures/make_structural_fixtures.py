@@ -251,6 +251,15 @@ add("convtranspose_auto_pad_same_lower_opset11",
     [1, 2, 2, 3], [init("w", weights(2, 2, 2, 2))], opset=11, elem=F, selection=False)
 add("convtranspose_large_pads_crop", [node("ConvTranspose", ["x", "w"], ["y"], pads=[3, 2, 2, 3], strides=[2, 2])],
     [1, 1, 4, 4], [init("w", weights(1, 1, 3, 3))], elem=F, selection=False)
+add("conv_group_2_of_4", [node("Conv", ["x", "w", "b"], ["y"], group=2, pads=[1, 0, 1, 0])], [1, 4, 3, 3],
+    [init("w", weights(6, 2, 2, 2)), init("b", weights(6))], selection=False)
+add("add_sub_broadcast_activations", [node("Gemm", ["x", "w"], ["g"], transB=1), node("Unsqueeze", ["g", "a"], ["u"]),
+                                      node("Transpose", ["u"], ["t"], perm=[0, 2, 1]), node("Add", ["u", "t"], ["s"]),
+                                      node("Sub", ["s", "g"], ["y"])], [1, 3],
+    [init("w", weights(4, 3)), init("a", ints(1))], selection=False)
+add("sum_with_constants_and_cast", [node("Cast", ["x"], ["xc"], to=TensorProto.DOUBLE), node("Neg", ["xc"], ["n"]),
+                                    node("Sum", ["xc", "c1", "n", "c2", "xc"], ["y"])], [2, 3],
+    [init("c1", weights(3)), init("c2", weights(2, 1))], selection=False)
 
 # ---- Folding of constants ---------------------------------------------------------------------
 add("range_constant_indices_folded", [node("Range", ["z", "six", "two"], ["i"]), node("Gather", ["x", "i"], ["y"], axis=1)],

@@ -407,8 +407,8 @@ save_error("opset_22", model([node("Relu", ["x"], ["y"])], [1, 3], [1, 3], opset
 m22 = onnx.load(os.path.join(ERRORS, "opset_22.onnx"))
 m22.opset_import[0].version = 22
 save_error("opset_22", m22)
-save_error("conv_group_2_of_4",
-           model([node("Conv", ["x", "w"], ["y"], group=2, name="grouped_conv")], [1, 4, 5, 5], None,
+save_error("conv_group_3_of_4",
+           model([node("Conv", ["x", "w"], ["y"], group=3, name="grouped_conv")], [1, 4, 5, 5], None,
                  [init("w", weights(6, 2, 3, 3))], opset=13))
 save_error("division_by_activation",
            model([node("Div", ["c", "x"], ["y"], name="c_over_x")], [1, 3], [1, 3], [init("c", weights(3))], opset=13))
