@@ -59,7 +59,7 @@ public enum ONNXError: Error, LocalizedError, Equatable {
             return "\(source): ONNX IR version \(version) is not supported (3 or later is needed)"
         case let .unsupportedOpset(source, domain, version):
             let name = domain.isEmpty ? "default-domain" : "'\(domain)'"
-            return "\(source): \(name) opset \(version) is not supported (default-domain opsets 7 to 17 are)"
+            return "\(source): \(name) opset \(version) is not supported (default-domain opsets \(ONNXLoader.supportedOpsets.lowerBound) to \(ONNXLoader.supportedOpsets.upperBound) are)"
         case let .unsupportedOperators(source, opset, operators):
             if operators.count == 1, let only = operators.first, only.nodes.count == 1 {
                 return "\(source): \(nodeText(only.nodes[0], only.op, opset)): operator \(only.op) is not supported"

@@ -12,11 +12,8 @@ import SwiftProtobuf
 /// graph inputs) and `Constant` nodes are constants; every node whose operands are all
 /// constants is evaluated at load time, and `Shape` of an activation is a constant too,
 /// since every shape is known. The remaining nodes become EvidentIR operations with the
-/// operator's exact ONNX inference semantics: `Conv` (2-D, group 1 or depthwise), `Gemm`,
-/// `MatMul` (one constant operand), `Add`/`Sub`/`Mul`/`Div` with a constant,
-/// `Add`/`Sub` of two activations, `Relu`, `BatchNormalization`, `Flatten`, `Reshape`,
-/// `Identity`, `Dropout`, `Transpose`, `Squeeze`, `Unsqueeze`, `Concat`, `AveragePool`,
-/// `GlobalAveragePool`, `MaxPool` and `Pad` (constant mode, zero value).
+/// operator's exact ONNX inference semantics (several operations for some; the table of
+/// operators and forms is `Docs/Operators.md`).
 ///
 /// Anything else (operator, attribute value, data type) throws an ``ONNXError`` that names
 /// the file and, where one is involved, the node, its operator and the opset. The loader

@@ -1,7 +1,7 @@
 import EvidentIR
 
 // Shape rules shared by the activation conversions and by constant folding, each
-// following the ONNX operator specification (opsets 7 to 17).
+// following the ONNX operator specification (opsets 7 to 21).
 
 /// The node's inputs and outputs as the converter sees them.
 struct NodeCall {
