@@ -17,7 +17,7 @@ extension GraphConverter {
     // MARK: Piecewise-linear activations
 
     /// `Clip(x, min, max) = min(max, max(min, x))`, written `lo + relu(x − lo)` and then
-    /// `hi − relu(hi − y)`. A bound of magnitude at least FLT_MAX (what exporters write for
+    /// `hi − relu(hi − y)` (``extremumSteps(max:_:label:)``). A bound of magnitude at least FLT_MAX (what exporters write for
     /// "no bound") or an infinite one is no bound.
     mutating func convertClip(_ call: NodeCall, _ attributes: inout NodeAttributes) throws -> ValueID {
         let x = try call.activation(0, "input")
@@ -41,17 +41,20 @@ extension GraphConverter {
         // min > max makes every element max, which the chain below gives too.
         let xs = shape(x)
         var steps: [(label: String, operation: GraphOperation)] = []
-        if let low {
-            steps += [("belowMin", .addConstant(Tensor(shape: xs, repeating: -low))), ("reluMin", .relu),
-                      ("atLeastMin", .addConstant(Tensor(shape: xs, repeating: low)))]
-        }
-        if let high {
-            steps += [("negate", .multiplyConstant(Tensor(shape: xs, repeating: -1))),
-                      ("belowMax", .addConstant(Tensor(shape: xs, repeating: high))), ("reluMax", .relu),
-                      ("negateBack", .multiplyConstant(Tensor(shape: xs, repeating: -1))),
-                      ("atMostMax", .addConstant(Tensor(shape: xs, repeating: high)))]
-        }
+        if let low { steps += Self.extremumSteps(max: true, Tensor(shape: xs, repeating: low), label: "min") }
+        if let high { steps += Self.extremumSteps(max: false, Tensor(shape: xs, repeating: high), label: "max") }
         return steps.isEmpty ? x : try emitChain(x, steps, call)
+    }
+
+    /// The steps of `max(x, c) = c + relu(x − c)` or `min(x, c) = c − relu(c − x)` for a
+    /// constant `c` of the activation's shape.
+    static func extremumSteps(max: Bool, _ c: Tensor, label: String) -> [(label: String, operation: GraphOperation)] {
+        let minusOne = Tensor(shape: c.shape, repeating: -1)
+        return max
+            ? [("\(label)/difference", .addConstant(Tensor(shape: c.shape, scalars: c.scalars.map { -$0 }))),
+               ("\(label)/relu", .relu), ("\(label)/result", .addConstant(c))]
+            : [("\(label)/negate", .multiplyConstant(minusOne)), ("\(label)/difference", .addConstant(c)),
+               ("\(label)/relu", .relu), ("\(label)/negateBack", .multiplyConstant(minusOne)), ("\(label)/result", .addConstant(c))]
     }
 
     /// `LeakyRelu` (one slope) and `PRelu` (a slope tensor broadcast to the input):
@@ -131,14 +134,7 @@ extension GraphConverter {
             result = try emit(isMax ? .add : .subtract, isMax ? [b, relu] : [result, relu], call, step: last ? nil : "\(k)/result")
         }
         guard let constant else { return result }
-        let c = constant.irTensor.broadcast(to: outShape)!
-        let minusOne = Tensor(shape: outShape, repeating: -1)
-        let chain: [(label: String, operation: GraphOperation)] = isMax
-            ? [("difference", .addConstant(Tensor(shape: outShape, scalars: c.scalars.map { -$0 }))), ("relu", .relu),
-               ("result", .addConstant(c))]
-            : [("negate", .multiplyConstant(minusOne)), ("difference", .addConstant(c)), ("relu", .relu),
-               ("negateBack", .multiplyConstant(minusOne)), ("result", .addConstant(c))]
-        return try emitChain(result, chain, call)
+        return try emitChain(result, Self.extremumSteps(max: isMax, constant.irTensor.broadcast(to: outShape)!, label: "constant"), call)
     }
 
     /// `x` broadcast to `target` (NumPy rules): itself when the shapes agree, a reshape when

@@ -109,10 +109,14 @@ extension GraphConverter {
         case "GlobalAveragePool":
             try call.requireInputs(1...1)
             let x = try call.activation(0, "X")
-            guard shape(x).count == 4 else {
-                throw call.context.unsupported("only 2-D pooling (input of rank 4) is supported; the input has shape \(shape(x))")
+            let xs = shape(x)
+            guard xs.count == 4 || xs.count == 3 else {
+                throw call.context.unsupported("only 1-D and 2-D pooling (input of rank 3 or 4) is supported; the input has shape \(xs)")
             }
-            return .activation(try emit(.globalAveragePool, [x], call))
+            guard xs.count == 3 else { return .activation(try emit(.globalAveragePool, [x], call)) }
+            let lifted = try emit(.reshape([xs[0], xs[1], 1, xs[2]]), [x], call, step: "as2d")
+            let pooled = try emit(.globalAveragePool, [lifted], call, step: "pool")
+            return .activation(try emit(.reshape([xs[0], xs[1], 1]), [pooled], call))
         case "Pad":
             return .activation(try convertPad(call, &attributes))
         case "Slice":
@@ -200,12 +204,23 @@ extension GraphConverter {
     /// The window of a 2-D Conv or pooling node: strides, dilations and explicit pads,
     /// resolving `auto_pad` as ONNX specifies (SAME: output size `ceil(in / stride)`, the
     /// odd padding cell after the image for SAME_UPPER, before it for SAME_LOWER).
-    private func window(_ call: NodeCall, _ attributes: inout NodeAttributes, input: [Int],
+    ///
+    /// A 1-D node (input `N × C × L`) is read as 2-D over `N × C × 1 × L`: its attributes,
+    /// one entry per axis, gain a height entry (stride and dilation 1, no padding); `kernel`
+    /// is already the 2-D one.
+    private func window(_ call: NodeCall, _ attributes: inout NodeAttributes, input given: [Int],
                         kernel: [Int], dilationsAllowed: Bool) throws -> Window2D {
         let context = call.context
-        let strides = try attributes.ints("strides") ?? [1, 1]
+        let oneD = given.count == 3
+        let input = oneD ? [given[0], given[1], 1, given[2]] : given
+        func read(_ name: String) throws -> [Int]? {
+            guard oneD, let values = try attributes.ints(name) else { return try attributes.ints(name) }
+            guard values.count == (name == "pads" ? 2 : 1) else { throw context.invalid("\(name) \(values) do not fit a 1-D window") }
+            return name == "pads" ? [0, values[0], 0, values[1]] : [1] + values
+        }
+        let strides = try read("strides") ?? [1, 1]
         guard strides.count == 2, strides.allSatisfy({ $0 > 0 }) else { throw context.invalid("strides \(strides) must be two positive numbers") }
-        let dilations = dilationsAllowed ? try attributes.ints("dilations") ?? [1, 1] : [1, 1]
+        let dilations = dilationsAllowed ? try read("dilations") ?? [1, 1] : [1, 1]
         guard dilations.count == 2, dilations.allSatisfy({ $0 > 0 }) else { throw context.invalid("dilations \(dilations) must be two positive numbers") }
         guard kernel.count == 2, kernel.allSatisfy({ $0 > 0 }) else { throw context.invalid("kernel shape \(kernel) must be two positive numbers") }
         for (name, values) in [("strides", strides), ("dilations", dilations), ("kernel_shape", kernel)]
@@ -214,7 +229,7 @@ extension GraphConverter {
         }
 
         let autoPad = try attributes.string("auto_pad") ?? "NOTSET"
-        let explicit = try attributes.ints("pads")
+        let explicit = try read("pads")
         var pads = [0, 0, 0, 0]
         switch autoPad {
         case "NOTSET":
@@ -248,18 +263,25 @@ extension GraphConverter {
 
     private mutating func convertConv(_ call: NodeCall, _ attributes: inout NodeAttributes) throws -> ValueID {
         try call.requireInputs(2...3)
-        let x = try call.activation(0, "input X")
-        let xs = shape(x)
-        guard xs.count == 4 else {
-            throw call.context.unsupported("only 2-D convolutions (input of rank 4) are supported; the input has shape \(xs)")
+        let input = try call.activation(0, "input X")
+        let given = shape(input)
+        guard given.count == 4 || given.count == 3 else {
+            throw call.context.unsupported("only 1-D and 2-D convolutions (input of rank 3 or 4) are supported; the input has shape \(given)")
         }
-        let weight = try call.realConstant(1, "weight W")
-        guard weight.shape.count == 4 else { throw call.context.invalid("weight shape \(weight.shape) is not [M, C/group, kH, kW]") }
+        var weight = try call.realConstant(1, "weight W")
+        guard weight.shape.count == given.count else {
+            throw call.context.invalid("weight shape \(weight.shape) is not [M, C/group, \(given.count == 4 ? "kH, kW" : "k")]")
+        }
         let bias = call.operand(2) == nil ? nil : try call.realConstant(2, "bias B")
-        let kernel = Array(weight.shape[2...])
-        if let declared = try attributes.ints("kernel_shape"), declared != kernel {
+        if let declared = try attributes.ints("kernel_shape"), declared != Array(weight.shape[2...]) {
             throw call.context.invalid("kernel_shape \(declared) disagrees with the weight shape \(weight.shape)")
         }
+        // 1-D: the same convolution over a height of 1.
+        let oneD = given.count == 3
+        let x = oneD ? try emit(.reshape([given[0], given[1], 1, given[2]]), [input], call, step: "as2d") : input
+        let xs = shape(x)
+        if oneD { weight = weight.reshaped([weight.shape[0], weight.shape[1], 1, weight.shape[2]]) }
+        let kernel = Array(weight.shape[2...])
         let group = try attributes.int("group", default: 1)
         let channels = xs[1]
         let outChannels = weight.shape[0]
@@ -267,10 +289,16 @@ extension GraphConverter {
             throw call.context.invalid("group \(group) does not divide \(channels) input channels into the weight's \(weight.shape[1]) per group "
                                        + "(and \(outChannels) output channels)")
         }
-        let window = try window(call, &attributes, input: xs, kernel: kernel, dilationsAllowed: true)
+        let window = try window(call, &attributes, input: given, kernel: kernel, dilationsAllowed: true)
+        /// The convolution, then for 1-D the height of 1 removed.
+        func finish(_ convolution: Convolution) throws -> ValueID {
+            let y = try emit(.convolution(convolution), [x], call, step: oneD ? "conv" : nil)
+            guard oneD else { return y }
+            let ys = shape(y)
+            return try emit(.reshape([ys[0], ys[1], ys[3]]), [y], call)
+        }
         if group == 1 || (group == channels && weight.shape[1] == 1) {
-            let convolution = Convolution(weight: weight.irTensor, bias: bias?.irTensor, window: window, group: group)
-            return try emit(.convolution(convolution), [x], call)
+            return try finish(Convolution(weight: weight.irTensor, bias: bias?.irTensor, window: window, group: group))
         }
         // Other groups: one dense kernel, zero outside each group's block of channels.
         let (inPerGroup, outPerGroup, area) = (channels / group, outChannels / group, kernel[0] * kernel[1])
@@ -284,25 +312,34 @@ extension GraphConverter {
                 dense[to..<(to + area)] = stored[from..<(from + area)]
             }
         }
-        let convolution = Convolution(weight: Tensor(shape: [outChannels, channels, kernel[0], kernel[1]], scalars: dense),
-                                      bias: bias?.irTensor, window: window, group: 1)
-        return try emit(.convolution(convolution), [x], call)
+        return try finish(Convolution(weight: Tensor(shape: [outChannels, channels, kernel[0], kernel[1]], scalars: dense),
+                                      bias: bias?.irTensor, window: window, group: 1))
     }
 
     private mutating func convertPool(_ call: NodeCall, _ attributes: inout NodeAttributes) throws -> ValueID {
         let isMax = call.context.op == "MaxPool"
         try call.requireInputs(1...1)
-        let x = try call.activation(0, "X")
-        let xs = shape(x)
-        guard let kernel = try attributes.ints("kernel_shape") else { throw call.context.invalid("kernel_shape is missing") }
-        guard xs.count == 4, kernel.count == 2 else {
-            throw call.context.unsupported("only 2-D pooling (input of rank 4) is supported; the input has shape \(xs)")
+        let input = try call.activation(0, "X")
+        let given = shape(input)
+        guard let declared = try attributes.ints("kernel_shape") else { throw call.context.invalid("kernel_shape is missing") }
+        guard (given.count == 4 && declared.count == 2) || (given.count == 3 && declared.count == 1) else {
+            throw call.context.unsupported("only 1-D and 2-D pooling (input of rank 3 or 4) is supported; the input has shape \(given)")
+        }
+        // 1-D: the same pooling over a height of 1.
+        let oneD = given.count == 3
+        let x = oneD ? try emit(.reshape([given[0], given[1], 1, given[2]]), [input], call, step: "as2d") : input
+        let xs = shape(x), kernel = oneD ? [1] + declared : declared
+        func finish(_ operation: GraphOperation) throws -> ValueID {
+            let y = try emit(operation, [x], call, step: oneD ? "pool" : nil)
+            guard oneD else { return y }
+            let ys = shape(y)
+            return try emit(.reshape([ys[0], ys[1], ys[3]]), [y], call)
         }
         if isMax {
             try call.requireUnused(output: 1, "Indices")
             attributes.ignore("storage_order")  // only affects Indices
         }
-        let window = try window(call, &attributes, input: xs, kernel: kernel, dilationsAllowed: isMax && opset >= 10)
+        let window = try window(call, &attributes, input: given, kernel: kernel, dilationsAllowed: isMax && opset >= 10)
         // As onnxruntime: a pad as wide as the kernel allows windows that hold padding only,
         // where MaxPool has no value and AveragePool divides by zero.
         let padsPerAxis = [(window.pads.top, window.pads.bottom), (window.pads.left, window.pads.right)]
@@ -320,11 +357,9 @@ extension GraphConverter {
                 throw call.context.unsupportedAttribute("ceil_mode", "ceil_mode = 1 gives a larger output than floor rounding for input \(xs); only floor rounding is supported")
             }
         }
-        if isMax {
-            return try emit(.maxPool(window), [x], call)
-        }
+        if isMax { return try finish(.maxPool(window)) }
         let countPadding = try attributes.int("count_include_pad", default: 0) != 0
-        return try emit(.averagePool(window, countIncludesPadding: countPadding), [x], call)
+        return try finish(.averagePool(window, countIncludesPadding: countPadding))
     }
 
     // MARK: Affine maps

@@ -178,7 +178,7 @@ extension GraphConverter {
             }
             if moves { value = try emit(.transpose(inverse), [value], call, step: last ? nil : "axis\(axis)/back") }
         }
-        return value == x ? try emit(.reshape(xs), [x], call) : value
+        return value
     }
 
     /// The `[output, input]` interpolation matrix of one axis (row-major), with a bound on

@@ -52,7 +52,7 @@ let errorCases: [ErrorCase] = [
     ErrorCase(file: "custom_domain", expectedCase: "unsupportedOperators", fragments: ["custom_relu", "com.microsoft.Relu"]),
     ErrorCase(file: "integer_input", expectedCase: "unsupportedDataType", fragments: ["'x'", "INT64"]),
     ErrorCase(file: "pads_crop_everything", expectedCase: "invalidNode", fragments: ["crop", "Pad", "to nothing"]),
-    ErrorCase(file: "conv_1d", expectedCase: "unsupportedUsage", fragments: ["conv1d", "Conv", "only 2-D"]),
+    ErrorCase(file: "conv_3d", expectedCase: "unsupportedUsage", fragments: ["conv3d", "Conv", "only 1-D and 2-D"]),
     ErrorCase(file: "declared_output_shape_disagrees", expectedCase: "invalidGraph", fragments: ["'y'", "[1, 5]", "[1, 6]"]),
 ]
 

@@ -260,6 +260,11 @@ add("add_sub_broadcast_activations", [node("Gemm", ["x", "w"], ["g"], transB=1),
 add("sum_with_constants_and_cast", [node("Cast", ["x"], ["xc"], to=TensorProto.DOUBLE), node("Neg", ["xc"], ["n"]),
                                     node("Sum", ["xc", "c1", "n", "c2", "xc"], ["y"])], [2, 3],
     [init("c1", weights(3)), init("c2", weights(2, 1))], selection=False)
+add("conv1d_pool1d", [node("Conv", ["x", "w"], ["c"], strides=[2], pads=[1, 2], dilations=[2]),
+                      node("MaxPool", ["c"], ["m"], kernel_shape=[2], pads=[1, 0]),
+                      node("AveragePool", ["m"], ["a"], kernel_shape=[2], strides=[1]),
+                      node("GlobalAveragePool", ["a"], ["y"])], [1, 2, 9],
+    [init("w", weights(3, 2, 3))], selection=False)
 
 # ---- Folding of constants ---------------------------------------------------------------------
 add("range_constant_indices_folded", [node("Range", ["z", "six", "two"], ["i"]), node("Gather", ["x", "i"], ["y"], axis=1)],

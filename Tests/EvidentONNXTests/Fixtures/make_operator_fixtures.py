@@ -449,8 +449,9 @@ save_error("integer_input", model([node("Relu", ["x"], ["y"])], [1, 3], [1, 3], 
 save_error("pads_crop_everything",
            model([node("Pad", ["x", "p"], ["y"], name="crop")], [1, 1, 3, 3], None,
                  [init("p", np.array([0, 0, -2, 0, 0, 0, -1, 0], dtype=np.int64))], opset=13))
-save_error("conv_1d",
-           model([node("Conv", ["x", "w"], ["y"], name="conv1d")], [1, 2, 5], None, [init("w", weights(3, 2, 2))], opset=13))
+save_error("conv_3d",
+           model([node("Conv", ["x", "w"], ["y"], name="conv3d")], [1, 2, 3, 3, 5], None,
+                 [init("w", weights(3, 2, 1, 1, 2))], opset=13))
 save_error("declared_output_shape_disagrees",
            model([node("Flatten", ["x"], ["y"])], [1, 2, 3], [1, 5], opset=13))
 # A valid model cut after half of its bytes.
