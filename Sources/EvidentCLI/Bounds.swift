@@ -107,7 +107,7 @@ struct Bounds: ParsableCommand {
             let propagator = BoundPropagator(graph: network.graph)
             propagator.memoryBudget = maxMemory?.bytes
             let report = propertyMargins(network: network, property: spec, options: options, propagator: propagator,
-                                         stopWhenRefuted: stopWhenRefuted)
+                                         stopWhenRefuted: stopWhenRefuted, keepIntermediate: intermediate)
             let graph = network.graph
             let layers: [[LayerBounds]]? = intermediate ? report.intermediate.map { bounds in
                 graph.nodes.compactMap { node -> LayerBounds? in
