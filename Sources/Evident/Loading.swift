@@ -60,8 +60,12 @@ public func loadNetwork(path: String) throws -> Network {
 }
 
 /// Loads a VNN-LIB property and checks its variables against a network when one is given.
-public func loadProperty(path: String, for network: Network? = nil) throws -> Property {
-    let property = try VNNLibParser.parse(path: path)
+///
+/// `maxMemory` is the run's working-memory limit (`--max-memory`), of which the expanded
+/// property may take half (``VNNLibParser/memoryBudget(maxMemory:)``); without it the
+/// parser's default budget applies.
+public func loadProperty(path: String, for network: Network? = nil, maxMemory: Int? = nil) throws -> Property {
+    let property = try VNNLibParser.parse(path: path, memoryBudget: VNNLibParser.memoryBudget(maxMemory: maxMemory))
     if let network {
         try property.validate(inputCount: network.graph.values[network.graph.input].count,
                               outputCount: network.graph.values[network.graph.output].count)

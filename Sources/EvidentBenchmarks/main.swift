@@ -10,7 +10,7 @@ import Foundation
 
 /// The benchmarks, in the order `all` runs them.
 enum BenchmarkName: String, CaseIterable {
-    case parse, load, forward, crown, alpha, batch, gemm, scale, sweep, verify, eva
+    case parse, load, forward, crown, alpha, batch, gemm, scale, sweep, verify, eva, large
 
     var help: String {
         switch self {
@@ -25,6 +25,7 @@ enum BenchmarkName: String, CaseIterable {
         case .sweep: "CROWN and alpha-CROWN on generated residual, BatchNorm, plain and wide CNN and MLP networks and the real ones"
         case .verify: "evident verify on the 70 ground-truth instances (or --instances CSV): verdicts, times, certificates"
         case .eva: "evident eva on resnet_2b property centres: grid and pixel maps, CROWN and alpha-CROWN, every mode"
+        case .large: "parse and CROWN margins of generated 120,000-disjunct properties (output-only, lindex-style) on small MLPs"
         }
     }
 }
@@ -33,13 +34,13 @@ enum BenchmarkName: String, CaseIterable {
 let defaultScaleModel = "/tmp/resnet18.onnx"
 
 let usage = """
-    usage: evident-bench [all|parse|load|forward|crown|alpha|batch|scale|gemm|sweep|verify|eva]... [--repeat N] [--model PATH]
-                         [--instances CSV]... [--filter TEXT] [--timeout-scale X] [--markdown FILE]
+    usage: evident-bench [all|parse|load|forward|crown|alpha|batch|scale|gemm|sweep|verify|eva|large]... [--repeat N] [--model PATH]
+                         [--instances CSV]... [--filter TEXT] [--timeout-scale X] [--markdown FILE] [--disjuncts N]
 
     Prints benchmark figures (run the release build). Benchmarks:
     \(BenchmarkName.allCases.map { "  " + $0.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0) + $0.help }
         .joined(separator: "\n"))
-      all      everything above but sweep, verify and eva; scale only when its network file exists
+      all      everything above but sweep, verify, eva and large; scale only when its network file exists
 
     Options:
       --repeat N    timed runs per measurement (default depends on the benchmark)
@@ -52,6 +53,7 @@ let usage = """
       --timeout-scale X verify: multiply every timeout by X (default 1)
       --markdown FILE   sweep: also write the tables between <!-- sweep:begin --> and
                         <!-- sweep:end --> in FILE (Docs/Performance.md)
+      --disjuncts N     large: disjuncts of each generated property (default 120000)
       -h, --help    this message
     The shared benchmarks are looked up at ../shared/benchmarks beside the checkout;
     benchmarks that need them are skipped with a message when they are missing.
@@ -71,6 +73,8 @@ struct BenchmarkSettings {
     var timeoutScale = 1.0
     /// sweep: the Markdown file whose generated section receives the tables.
     var markdownPath: String?
+    /// large: disjuncts of each generated property.
+    var disjuncts = 120_000
 
     /// The run count to use: `--repeat` when given, else the benchmark's default.
     func runs(default value: Int) -> Int { repeats ?? value }
@@ -110,6 +114,9 @@ while let argument = arguments.popFirst() {
     case "--markdown":
         guard let path = arguments.popFirst() else { exitWithUsage("--markdown needs a path") }
         settings.markdownPath = path
+    case "--disjuncts":
+        guard let text = arguments.popFirst(), let n = Int(text), n >= 1 else { exitWithUsage("--disjuncts needs a positive integer") }
+        settings.disjuncts = n
     case "all":
         runAll = true
     default:
@@ -123,7 +130,7 @@ while let argument = arguments.popFirst() {
     }
 }
 if runAll {
-    selected = BenchmarkName.allCases.filter { $0 != .scale && $0 != .verify && $0 != .sweep && $0 != .eva }
+    selected = BenchmarkName.allCases.filter { $0 != .scale && $0 != .verify && $0 != .sweep && $0 != .eva && $0 != .large }
     if FileManager.default.fileExists(atPath: settings.scaleModel) {
         selected.append(.scale)
     } else {
@@ -150,7 +157,7 @@ for name in selected {
     // Evaluation and GEMM figures use OpenBLAS's own threads; bound propagation runs
     // OpenBLAS single-threaded under its own threads (as BoundPropagator sets it up).
     switch name {
-    case .crown, .alpha, .batch, .scale, .sweep: BLAS.threadCount = 1
+    case .crown, .alpha, .batch, .scale, .sweep, .large: BLAS.threadCount = 1
     default: BLAS.threadCount = settings.defaultBLASThreads
     }
     switch name {
@@ -169,6 +176,9 @@ for name in selected {
     case .verify: benchmarkVerify(settings)
     case .eva: benchmarkEVA(settings)
     case .sweep: benchmarkSweep(settings)
+    case .large:
+        section("large: very large disjunctive properties")
+        benchmarkLargeProperties(settings)
     case .scale:
         // Alongside other benchmarks, a child process keeps the peak-memory figures (VmHWM)
         // to this benchmark alone, and a crash in it from taking the others' output down.

@@ -98,7 +98,7 @@ struct Bounds: ParsableCommand {
             guard learningRate > 0 else { throw UsageError("--lr must be > 0") }
             guard learningRateDecay > 0 && learningRateDecay <= 1 else { throw UsageError("--lr-decay must be in (0, 1]") }
             let network = try loadNetwork(path: model)
-            let spec = try loadProperty(path: property, for: network)
+            let spec = try loadProperty(path: property, for: network, maxMemory: maxMemory?.bytes)
             let options = BoundOptions(method: method, iterations: iterations, learningRate: learningRate,
                                        learningRateDecay: learningRateDecay,
                                        intermediateMethod: intermediateMethod == .ibp ? .ibp : .crown,
@@ -107,7 +107,7 @@ struct Bounds: ParsableCommand {
             let propagator = BoundPropagator(graph: network.graph)
             propagator.memoryBudget = maxMemory?.bytes
             let report = propertyMargins(network: network, property: spec, options: options, propagator: propagator,
-                                         stopWhenRefuted: stopWhenRefuted)
+                                         stopWhenRefuted: stopWhenRefuted, keepIntermediate: intermediate)
             let graph = network.graph
             let layers: [[LayerBounds]]? = intermediate ? report.intermediate.map { bounds in
                 graph.nodes.compactMap { node -> LayerBounds? in

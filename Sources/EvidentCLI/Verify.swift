@@ -74,7 +74,7 @@ struct Verify: ParsableCommand {
         try reportingErrors {
             guard timeout > 0 && timeout.isFinite else { throw UsageError("--timeout must be a positive number of seconds") }
             let network = try loadNetwork(path: model)
-            let spec = try loadProperty(path: property, for: network)
+            let spec = try loadProperty(path: property, for: network, maxMemory: maxMemory?.bytes)
             let modelBinding = FileBinding(path: model, sha256: try InputFile.contentDigest(path: model))
             let propertyBinding = FileBinding(path: property, sha256: try InputFile.contentDigest(path: property))
             guard lpColumns >= 0 else { throw UsageError("--lp-columns must be 0 or more") }

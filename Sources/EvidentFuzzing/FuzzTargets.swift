@@ -34,7 +34,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             guard let loaded = try? NNetLoader.load(text: text, source: "fuzz.nnet") else { return false }
             Self.exercise(loaded.network.graph)
         case .vnnlib:
-            guard (try? VNNLibParser.parse(text: String(decoding: bytes, as: UTF8.self), source: "fuzz.vnnlib")) != nil else {
+            // The smallest budget the CLI uses (`--max-memory` below 128 MiB), so that each
+            // input stays fast in the instrumented build.
+            guard (try? VNNLibParser.parse(text: String(decoding: bytes, as: UTF8.self), source: "fuzz.vnnlib",
+                                           memoryBudget: VNNLibParser.minimumMemoryBudget)) != nil else {
                 return false
             }
         case .png:

@@ -1,5 +1,70 @@
-// From the parsed assertions to a Property: disjunctive normal form, input
-// boxes, grouping of disjuncts by box, and the checks on the result.
+// From the parsed assertions to a Property: the conjunction of the assertions as a tree of
+// conjunctions and disjunctions, an estimate of the memory its disjunctive normal form takes,
+// then the disjuncts streamed one at a time into input boxes and output clauses (grouped by
+// box), with the checks on the result.
+//
+// The disjunctive normal form itself is never stored: each disjunct is enumerated, turned
+// into its clause (and box) and dropped, so the memory a property takes is that of the
+// resulting ``Property`` (which the estimate bounds before anything is enumerated), not of
+// the expanded formula.
+
+/// A conjunction `atoms ∧ factor_1 ∧ … ∧ factor_n`, each factor a disjunction of conjunctions:
+/// the parsed formula with nested `and`s flattened into their parent and nested `or`s into
+/// theirs, so that every factor has at least two alternatives.
+struct Conjunction {
+    var atoms: [Int32] = []
+    var factors: [Disjunction] = []
+}
+
+/// A disjunction of conjunctions (an `or` of the file, nested `or`s flattened into it).
+struct Disjunction {
+    var alternatives: [Conjunction]
+    /// Where each alternative starts in the file (an atom's comparison or an `(and`).
+    var marks: [Mark]
+    /// The `(or` itself.
+    var mark: Mark
+}
+
+/// The size of a formula's disjunctive normal form, counted without building it. Counts are
+/// `Double` so that products of hostile sizes saturate at infinity instead of overflowing.
+struct Expansion {
+    /// Number of disjuncts.
+    var disjuncts: Double
+    /// Atom occurrences over all disjuncts (input bounds and output constraints).
+    var atoms: Double
+    /// Output-constraint occurrences over all disjuncts (they become the clauses' constraints).
+    var outputAtoms: Double
+    /// Disjuncts with no input bound (they share the region of the common box).
+    var untightened: Double
+
+    static let one = Expansion(disjuncts: 1, atoms: 0, outputAtoms: 0, untightened: 1)
+    static let zero = Expansion(disjuncts: 0, atoms: 0, outputAtoms: 0, untightened: 0)
+
+    /// The expansion of a conjunction of two formulas: every pair of disjuncts.
+    static func * (a: Expansion, b: Expansion) -> Expansion {
+        Expansion(disjuncts: a.disjuncts * b.disjuncts,
+                  atoms: a.atoms * b.disjuncts + b.atoms * a.disjuncts,
+                  outputAtoms: a.outputAtoms * b.disjuncts + b.outputAtoms * a.disjuncts,
+                  untightened: a.untightened * b.untightened)
+    }
+
+    /// The expansion of a disjunction of two formulas: the disjuncts of both.
+    static func + (a: Expansion, b: Expansion) -> Expansion {
+        Expansion(disjuncts: a.disjuncts + b.disjuncts, atoms: a.atoms + b.atoms,
+                  outputAtoms: a.outputAtoms + b.outputAtoms, untightened: a.untightened + b.untightened)
+    }
+
+    /// Bytes the expanded form takes with `inputs` input variables: per disjunct its clause
+    /// and atom list, per output atom a constraint of that clause, per disjunct with an input
+    /// bound a box of its own (an upper bound: disjuncts with equal boxes share one region).
+    /// Infinite when a count is.
+    func bytes(inputs: Int) -> Double {
+        guard disjuncts.isFinite && atoms.isFinite else { return .infinity }
+        let tightening = Swift.max(0, disjuncts - untightened)
+        return disjuncts * Double(VNNLibParser.clauseBytes) + atoms * Double(VNNLibParser.atomBytes)
+            + outputAtoms * Double(VNNLibParser.constraintBytes) + tightening * Double(VNNLibParser.regionBytes(inputs: inputs))
+    }
+}
 
 extension Parser {
     func mark(of formula: Formula) -> Mark {
@@ -9,64 +74,124 @@ extension Parser {
         }
     }
 
-    func normalize(_ formula: Formula) throws -> NormalForm {
+    // MARK: The formula as conjunctions and disjunctions
+
+    /// Adds `formula` to the conjunction `conjunction` (recursion depth: the nesting of the
+    /// formula, which the parser bounds).
+    func add(_ formula: Formula, to conjunction: inout Conjunction) {
         switch formula {
         case .atom(let index):
-            return NormalForm(common: [index], disjuncts: [[]])
+            conjunction.atoms.append(index)
         case .and(let operands, _):
-            return try normalizeConjunction(operands)
-        case .or(let operands, _):
-            var disjuncts: [[Int32]] = []
-            var copies = 0
-            for operand in operands {
-                let form = try normalize(operand)
-                guard disjuncts.count + form.disjuncts.count <= VNNLibParser.disjunctLimit else {
-                    throw VNNLibError.dnfTooLarge(limit: VNNLibParser.disjunctLimit, location: location(mark(of: operand)))
-                }
-                for disjunct in form.disjuncts {
-                    copies += form.common.count + disjunct.count
-                    guard copies <= VNNLibParser.atomCopyLimit else {
-                        throw VNNLibError.dnfTooLarge(limit: VNNLibParser.disjunctLimit, location: location(mark(of: operand)))
-                    }
-                    disjuncts.append(form.common + disjunct)
-                }
-            }
-            return NormalForm(common: [], disjuncts: disjuncts)
+            for operand in operands { add(operand, to: &conjunction) }
+        case .or(let operands, let mark):
+            var disjunction = Disjunction(alternatives: [], marks: [], mark: mark)
+            collectAlternatives(operands, into: &disjunction)
+            conjunction.factors.append(disjunction)
         }
     }
 
-    func normalizeConjunction(_ operands: [Formula]) throws -> NormalForm {
-        var result = NormalForm(common: [], disjuncts: [[]])
+    func collectAlternatives(_ operands: [Formula], into disjunction: inout Disjunction) {
         for operand in operands {
-            let form = try normalize(operand)
-            result.common += form.common
-            if form.disjuncts.count == 1 {
-                let only = form.disjuncts[0]
-                if !only.isEmpty {
-                    for k in result.disjuncts.indices { result.disjuncts[k] += only }
-                }
-                continue
+            if case .or(let inner, _) = operand {
+                collectAlternatives(inner, into: &disjunction)
+            } else {
+                var alternative = Conjunction()
+                add(operand, to: &alternative)
+                disjunction.alternatives.append(alternative)
+                disjunction.marks.append(mark(of: operand))
             }
-            let (count, overflow) = result.disjuncts.count.multipliedReportingOverflow(by: form.disjuncts.count)
-            guard !overflow, count <= VNNLibParser.disjunctLimit else {
-                throw VNNLibError.dnfTooLarge(limit: VNNLibParser.disjunctLimit, location: location(mark(of: operand)))
-            }
-            var product: [[Int32]] = []
-            product.reserveCapacity(count)
-            var copies = 0
-            for left in result.disjuncts {
-                for right in form.disjuncts {
-                    copies += left.count + right.count
-                    guard copies <= VNNLibParser.atomCopyLimit else {
-                        throw VNNLibError.dnfTooLarge(limit: VNNLibParser.disjunctLimit, location: location(mark(of: operand)))
-                    }
-                    product.append(left + right)
-                }
-            }
-            result.disjuncts = product
         }
-        return result
     }
+
+    // MARK: Size of the normal form
+
+    /// The expansion of a conjunction's own atoms (one disjunct).
+    func expansion(ofAtoms atoms: [Int32]) -> Expansion {
+        let outputs = atoms.reduce(0) { $0 + (isOutputAtom($1) ? 1 : 0) }
+        return Expansion(disjuncts: 1, atoms: Double(atoms.count), outputAtoms: Double(outputs),
+                         untightened: outputs == atoms.count ? 1 : 0)
+    }
+
+    func expansion(of conjunction: Conjunction) -> Expansion {
+        conjunction.factors.reduce(expansion(ofAtoms: conjunction.atoms)) { $0 * expansion(of: $1) }
+    }
+
+    func expansion(of disjunction: Disjunction) -> Expansion {
+        disjunction.alternatives.reduce(.zero) { $0 + expansion(of: $1) }
+    }
+
+    /// The expansion of the whole property: the root's factors multiplied out, with the
+    /// common output constraints merged into every clause (the common input bounds are
+    /// applied once, to the box every region starts from, so they cost nothing per disjunct).
+    func rootExpansion(_ root: Conjunction) -> Expansion {
+        var product = root.factors.reduce(Expansion.one) { $0 * expansion(of: $1) }
+        let commonOutputs = Double(root.atoms.filter(isOutputAtom).count)
+        product.atoms += commonOutputs * product.disjuncts
+        product.outputAtoms += commonOutputs * product.disjuncts
+        return product
+    }
+
+    /// Throws ``VNNLibError/dnfTooLarge(disjuncts:estimatedBytes:budget:location:)`` when the
+    /// expanded property would take more than `budget` bytes, located where the expansion,
+    /// multiplied out in file order, first exceeds it.
+    func checkSize(of root: Conjunction, inputs: Int, budget: Int) throws {
+        let total = rootExpansion(root)
+        let bytes = total.bytes(inputs: inputs)
+        guard !(bytes <= Double(budget)) else { return }
+        let limit = Double(budget)
+        func over(_ e: Expansion) -> Bool { !(e.bytes(inputs: inputs) <= limit) }
+
+        // Descend to the first operand at which the running product (in a conjunction) or
+        // sum (in a disjunction) passes the budget; stop at one that passes it only together
+        // with its predecessors.
+        func locate(_ conjunction: Conjunction, base: Expansion, fallback: Mark) -> Mark {
+            var running = base
+            for factor in conjunction.factors {
+                running = running * expansion(of: factor)
+                if over(running) {
+                    return over(expansion(of: factor)) ? locate(factor) : factor.mark
+                }
+            }
+            return fallback
+        }
+        func locate(_ disjunction: Disjunction) -> Mark {
+            var running = Expansion.zero
+            for (alternative, mark) in zip(disjunction.alternatives, disjunction.marks) {
+                let own = expansion(of: alternative)
+                running = running + own
+                if over(running) {
+                    return over(own) ? locate(alternative, base: expansion(ofAtoms: alternative.atoms), fallback: mark) : mark
+                }
+            }
+            return disjunction.mark
+        }
+        let mark = locate(root, base: .one, fallback: root.factors.first?.mark ?? Mark(line: 1, column: 1))
+        throw VNNLibError.dnfTooLarge(disjuncts: total.disjuncts, estimatedBytes: bytes, budget: budget, location: location(mark))
+    }
+
+    // MARK: Streaming the disjuncts
+
+    /// Calls `body` with the atoms of every disjunct of `atoms ∧ pending…` (the pending
+    /// factors taken from the end), in the order of the disjunctive normal form: the first
+    /// factor varies slowest, alternatives in file order. `atoms` and `pending` are restored
+    /// on return. Recursion goes one level per factor chosen, and a disjunct lies under at
+    /// most log2(disjuncts) of them (every factor has two or more alternatives).
+    func forEachDisjunct(_ atoms: inout [Int32], _ pending: inout [Disjunction],
+                         _ body: ([Int32]) throws -> Void) rethrows {
+        guard let factor = pending.popLast() else { return try body(atoms) }
+        defer { pending.append(factor) }
+        for alternative in factor.alternatives {
+            let atomCount = atoms.count
+            atoms += alternative.atoms
+            pending += alternative.factors.reversed()
+            try forEachDisjunct(&atoms, &pending, body)
+            pending.removeLast(alternative.factors.count)
+            atoms.removeSubrange(atomCount...)
+        }
+    }
+
+    // MARK: Boxes
 
     /// Tightens a box with an input atom; throws when the OUTER box becomes empty (the
     /// inner box may become empty: then no witness in it can be certified).
@@ -123,7 +248,9 @@ extension Parser {
         }
     }
 
-    func assemble() throws -> Property {
+    // MARK: Assembly
+
+    func assemble(memoryBudget: Int) throws -> Property {
         // Declarations must cover 0..<count without gaps.
         for (table, isOutput) in [(inputDeclarations, false), (outputDeclarations, true)] {
             if let gap = table.firstIndex(where: { $0.line == 0 }) {
@@ -133,29 +260,39 @@ extension Parser {
             }
         }
         let inputCount = inputDeclarations.count
-        let form = try normalizeConjunction(assertions)
+        var root = Conjunction()
+        for assertion in assertions { add(assertion, to: &root) }
+        try checkSize(of: root, inputs: inputCount, budget: memoryBudget)
 
-        // The box and output atoms shared by every disjunct.
+        // The box and output atoms shared by every disjunct (kept apart, so that e.g. the
+        // 6,144 box bounds of a CIFAR property are applied once, not once per disjunct).
         var common = Box(unboundedCount: inputCount)
         var commonOutputs: [Int32] = []
-        for atom in form.common {
+        for atom in root.atoms {
             if isOutputAtom(atom) {
                 commonOutputs.append(atom)
             } else {
                 try apply(atom, box: &common)
             }
         }
+        commonOutputs.sort()
         // Disjuncts only tighten the common box, so only these inputs can be unbounded.
         let commonUnbounded = (0..<inputCount).filter { !common.lower[$0].isFinite || !common.upper[$0].isFinite }
 
         var regions: [InputRegion] = []
         var regionOfBox: [Box: Int] = [:]
         var commonRegion: Int?
-        let several = form.disjuncts.count > 1
-        for var disjunct in form.disjuncts {
+        let several = !root.factors.isEmpty
+        var disjunct: [Int32] = []
+        var outputs: [Int32] = []
+        var pending = Array(root.factors.reversed())
+        var chosen: [Int32] = []
+        try forEachDisjunct(&chosen, &pending) { atoms in
+            disjunct.removeAll(keepingCapacity: true)
+            disjunct += atoms
             disjunct.sort()
             var box = common
-            var outputs: [Int32] = []
+            outputs.removeAll(keepingCapacity: true)
             var tightensBox = false
             for atom in disjunct {
                 if isOutputAtom(atom) {
@@ -174,6 +311,7 @@ extension Parser {
                     location: location(inputDeclarations[i]))
             }
             // Output constraints in file order: merge the common ones with this disjunct's.
+            // The constraints share their term arrays with the atoms (copy on write).
             var constraints: [LinearConstraint] = []
             constraints.reserveCapacity(commonOutputs.count + outputs.count)
             var p = 0, q = 0

@@ -45,13 +45,23 @@ public enum VNNLibError: Error, LocalizedError, Equatable, Sendable {
     case unboundedInput(variable: String, missing: BoundSide, regionStart: VNNLibLocation?, location: VNNLibLocation)
     /// The bounds of an input cross (`lower > upper`); `location` is the constraint that made them cross.
     case emptyInputBox(variable: String, lower: Double, upper: Double, location: VNNLibLocation)
-    /// Turning the assertions into disjunctive normal form needs more than `limit`
-    /// disjuncts (or too many atom copies); `location` is where the product exceeded it.
-    case dnfTooLarge(limit: Int, location: VNNLibLocation)
+    /// The assertions in disjunctive normal form (`disjuncts` disjuncts) would take about
+    /// `estimatedBytes`, more than the parse's memory `budget` (see ``VNNLibParser``, "Large
+    /// disjunctions"); `location` is where the expansion, multiplied out in file order,
+    /// first exceeds the budget.
+    case dnfTooLarge(disjuncts: Double, estimatedBytes: Double, budget: Int, location: VNNLibLocation)
     /// The property declares `declared` inputs but the network has `network`.
     case inputCountMismatch(declared: Int, network: Int, location: VNNLibLocation)
     /// The property uses `declared` outputs but the network has only `network`.
     case outputCountMismatch(declared: Int, network: Int, location: VNNLibLocation)
+
+    /// `bytes` in KiB, MiB or GiB with three significant digits ("1.50 GiB"); "an unbounded amount" when infinite.
+    static func formatBytes(_ bytes: Double) -> String {
+        guard bytes.isFinite else { return "an unbounded amount" }
+        let units: [(String, Double)] = [("GiB", 1_073_741_824), ("MiB", 1_048_576), ("KiB", 1024)]
+        for (name, size) in units where bytes >= size { return String(format: "%.3g", bytes / size) + " " + name }
+        return "\(Int(bytes)) bytes"
+    }
 
     /// The location the error is about (nil only for ``unreadableFile(path:reason:)``).
     public var location: VNNLibLocation? {
@@ -63,7 +73,7 @@ public enum VNNLibError: Error, LocalizedError, Equatable, Sendable {
              .unsupportedSort(_, let location), .undeclaredVariable(_, let location),
              .redeclaredVariable(_, _, let location), .missingDeclaration(_, let location),
              .unsupportedConstraint(_, let location), .unboundedInput(_, _, _, let location),
-             .emptyInputBox(_, _, _, let location), .dnfTooLarge(_, let location),
+             .emptyInputBox(_, _, _, let location), .dnfTooLarge(_, _, _, let location),
              .inputCountMismatch(_, _, let location), .outputCountMismatch(_, _, let location):
             return location
         }
@@ -102,8 +112,11 @@ public enum VNNLibError: Error, LocalizedError, Equatable, Sendable {
             return "\(location): input \(variable) has no \(missing.rawValue) bound\(region); every input needs a finite lower and upper bound"
         case let .emptyInputBox(variable, lower, upper, location):
             return "\(location): the bounds of input \(variable) are empty: lower \(lower) > upper \(upper)"
-        case let .dnfTooLarge(limit, location):
-            return "\(location): the assertions expand to more than \(limit) disjuncts (or 20 million atom copies) in disjunctive normal form; split the property into several files"
+        case let .dnfTooLarge(disjuncts, bytes, budget, location):
+            let count = disjuncts < 1e15 ? String(Int(disjuncts)) : String(format: "%.3g", disjuncts)
+            return "\(location): the assertions expand to \(count) disjuncts in disjunctive normal form, "
+                + "about \(Self.formatBytes(bytes)) as parsed, over the property's memory budget of \(Self.formatBytes(Double(budget))) "
+                + "(half of --max-memory, at least 64 MiB; 1 GiB without it); raise --max-memory or split the property into several files"
         case let .inputCountMismatch(declared, network, location):
             return "\(location): the property declares \(declared) inputs but the network has \(network)"
         case let .outputCountMismatch(declared, network, location):

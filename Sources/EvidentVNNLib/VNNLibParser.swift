@@ -30,8 +30,7 @@ import Foundation
 ///   the largest finite double are rejected.
 ///
 /// ## From assertions to regions
-/// The conjunction of all assertions is put in disjunctive normal form
-/// (at most ``disjunctLimit`` disjuncts). In each disjunct, comparisons over a
+/// The conjunction of all assertions is put in disjunctive normal form. In each disjunct, comparisons over a
 /// single `X_i` and constants bound the box (several bounds intersect);
 /// comparisons over outputs only form the output clause; comparisons mixing
 /// `X` and `Y`, comparing inputs with each other, or with no variable at all
@@ -56,20 +55,71 @@ import Foundation
 /// exactly a double: a coefficient whose enclosure is not a point (`(* 0.1 Y_0)`,
 /// or `(* 0.1 3 Y_0)`, whose product is inexact) is rejected, for inputs and
 /// outputs alike.
+///
+/// ## Large disjunctions
+/// The normal form is never stored: its disjuncts are enumerated one at a time (the first
+/// `or` of the file varying slowest) and each becomes its clause, and its box when it bounds
+/// inputs, at once. What a property costs is therefore the memory of the resulting
+/// ``Property``, and the limit is that memory, not a count of disjuncts: before enumerating
+/// anything the parser estimates the bytes of the expanded form (per disjunct its clause and
+/// atom list, per output constraint its copy in the clause, per disjunct that bounds inputs a
+/// box of its own; see ``estimatedBytes(disjuncts:atoms:outputConstraints:tighteningDisjuncts:inputs:)``)
+/// and refuses the file with ``VNNLibError/dnfTooLarge(disjuncts:estimatedBytes:budget:location:)``
+/// when the estimate exceeds the memory budget (``defaultMemoryBudget`` unless the caller
+/// gives one, see ``memoryBudget(maxMemory:)``). An output-only disjunction of 120,000 atoms
+/// becomes one region with 120,000 single-constraint clauses (a few tens of megabytes); an
+/// input disjunction (each disjunct with its own box, as in the nn4sys `lindex` files) one
+/// region per distinct box.
 public enum VNNLibParser {
-    /// The largest number of disjuncts the disjunctive normal form may have.
-    public static let disjunctLimit = 100_000
-    /// The largest total number of atom occurrences over all disjuncts (a memory guard).
-    static let atomCopyLimit = 20_000_000
+    /// The memory budget of a parse when the caller names none: 1 GiB for the expanded
+    /// property. Files within a few hundred thousand disjuncts take a small fraction of it.
+    public static let defaultMemoryBudget = 1 << 30
+    /// The smallest budget ``memoryBudget(maxMemory:)`` gives, so that a `--max-memory`
+    /// meant to chunk bound computations (`1K` is legitimate there) still reads ordinary files.
+    public static let minimumMemoryBudget = 64 << 20
+
+    /// The property's share of a working-memory limit `maxMemory` (bytes, as `--max-memory`
+    /// gives it): half of it, at least ``minimumMemoryBudget``; ``defaultMemoryBudget``
+    /// without a limit.
+    public static func memoryBudget(maxMemory: Int?) -> Int {
+        guard let maxMemory else { return defaultMemoryBudget }
+        return Swift.max(minimumMemoryBudget, maxMemory / 2)
+    }
+
+    /// Bytes counted per disjunct for its clause (the clause's constraint array and its slot
+    /// in the region).
+    static let clauseBytes = 64
+    /// Bytes counted per atom occurrence in a disjunct (its entry in the disjunct's atom
+    /// list as enumerated; this also bounds the work, which is linear in the occurrences).
+    static let atomBytes = 4
+    /// Bytes counted per output constraint of a clause (the constraint's value; its terms
+    /// are shared with the parsed comparison).
+    static let constraintBytes = 32
+    /// Bytes counted per region of `inputs` inputs: four bound arrays, the clause array and
+    /// the entry of the table that groups disjuncts by box.
+    static func regionBytes(inputs: Int) -> Int { 4 * (32 + 8 * inputs) + 160 }
+
+    /// The estimate the parser compares with its budget, for a normal form with `disjuncts`
+    /// disjuncts, `atoms` atom occurrences in them (input bounds of the common box excluded),
+    /// `outputConstraints` output-constraint occurrences and `tighteningDisjuncts` disjuncts
+    /// that bound inputs, over `inputs` input variables (an upper bound of the parsed
+    /// property's size: disjuncts with equal boxes share a region).
+    public static func estimatedBytes(disjuncts: Double, atoms: Double, outputConstraints: Double,
+                                      tighteningDisjuncts: Double, inputs: Int) -> Double {
+        Expansion(disjuncts: disjuncts, atoms: atoms, outputAtoms: outputConstraints,
+                  untightened: disjuncts - tighteningDisjuncts).bytes(inputs: inputs)
+    }
 
     /// Parses the VNN-LIB file at `path` (plain, or gzip-compressed such as
     /// `prop.vnnlib.gz`: content starting with the gzip magic is decompressed, see
     /// ``InputFile/read(path:limit:)``); messages name the file by this path.
     ///
+    /// - Parameter memoryBudget: the most bytes the expanded property may take (see "Large
+    ///   disjunctions" above).
     /// - Throws: ``VNNLibError`` (with file, line and column) for unreadable
-    ///   files (corrupt or truncated gzip data included), syntax errors and
-    ///   properties outside the accepted language.
-    public static func parse(path: String) throws -> Property {
+    ///   files (corrupt or truncated gzip data included), syntax errors,
+    ///   properties outside the accepted language and properties over the budget.
+    public static func parse(path: String, memoryBudget: Int = defaultMemoryBudget) throws -> Property {
         let data: Data
         do {
             data = try InputFile.readData(path: path)
@@ -77,21 +127,21 @@ public enum VNNLibParser {
             throw VNNLibError.unreadableFile(path: path, reason: error.reason)
         }
         return try data.withUnsafeBytes { raw in
-            try parse(bytes: raw.bindMemory(to: UInt8.self), source: path)
+            try parse(bytes: raw.bindMemory(to: UInt8.self), source: path, memoryBudget: memoryBudget)
         }
     }
 
     /// Parses VNN-LIB text; `source` names it in messages and in ``Property/source``.
     ///
     /// - Throws: ``VNNLibError`` (with `source`, line and column).
-    public static func parse(text: String, source: String = "<text>") throws -> Property {
+    public static func parse(text: String, source: String = "<text>", memoryBudget: Int = defaultMemoryBudget) throws -> Property {
         var text = text
-        return try text.withUTF8 { try parse(bytes: $0, source: source) }
+        return try text.withUTF8 { try parse(bytes: $0, source: source, memoryBudget: memoryBudget) }
     }
 
-    static func parse(bytes: UnsafeBufferPointer<UInt8>, source: String) throws -> Property {
+    static func parse(bytes: UnsafeBufferPointer<UInt8>, source: String, memoryBudget: Int) throws -> Property {
         var parser = Parser(bytes: bytes, source: source)
-        return try parser.parseProperty()
+        return try parser.parseProperty(memoryBudget: memoryBudget)
     }
 }
 
@@ -191,19 +241,12 @@ enum Atom {
     case output(LinearConstraint)
 }
 
-/// An assertion formula over atom indices.
-indirect enum Formula {
+/// An assertion formula over atom indices (the arrays give the recursion its indirection,
+/// so no case is boxed).
+enum Formula {
     case atom(Int32)
     case and([Formula], Mark)
     case or([Formula], Mark)
-}
-
-/// The DNF of a formula: `common ∧ (d_1 ∨ d_2 ∨ …)`, each `d_k` a conjunction of atoms.
-/// Keeping the common atoms apart avoids copying e.g. the 6,144 box bounds of a
-/// CIFAR property into each of its 9 disjuncts.
-struct NormalForm {
-    var common: [Int32]
-    var disjuncts: [[Int32]]
 }
 
 enum Keyword {
@@ -220,6 +263,9 @@ struct Parser {
     var inputDeclarations: [Mark] = []
     var outputDeclarations: [Mark] = []
     var atoms: [Atom] = []
+    /// One array per distinct left-hand side of the output constraints, shared by every
+    /// constraint with that left-hand side (120,000 comparisons `(<= Y_3 t_k)` hold one).
+    var sharedTerms: [[LinearConstraint.Term]: [LinearConstraint.Term]] = [:]
     var atomMarks: [Mark] = []
     var assertions: [Formula] = []
 
@@ -344,7 +390,7 @@ struct Parser {
 
     // MARK: Commands
 
-    mutating func parseProperty() throws -> Property {
+    mutating func parseProperty(memoryBudget: Int) throws -> Property {
         try advance()
         while current.kind != .end {
             switch current.kind {
@@ -370,7 +416,7 @@ struct Parser {
                 throw unexpected("'(' to start a command", openedAt: nil)
             }
         }
-        return try assemble()
+        return try assemble(memoryBudget: memoryBudget)
     }
 
     mutating func parseDeclaration(openedAt open: Mark) throws {
@@ -550,6 +596,13 @@ struct Parser {
         }
     }
 
+    /// The stored array equal to `terms` (stored now when it is new).
+    mutating func shared(_ terms: [LinearConstraint.Term]) -> [LinearConstraint.Term] {
+        if let known = sharedTerms[terms] { return known }
+        sharedTerms[terms] = terms
+        return terms
+    }
+
     mutating func append(_ atom: Atom, at mark: Mark) -> Int32 {
         atoms.append(atom)
         atomMarks.append(mark)
@@ -562,13 +615,13 @@ struct Parser {
         switch (a, b) {
         // `v ≤ c` for c ∈ [c.lo, c.hi]: outward c.hi, inward c.lo; `c ≤ v` the reverse.
         case let (.variable(v), .constant(c)):
-            return append(v.isOutput
-                          ? .output(LinearConstraint(terms: [.init(output: v.index, coefficient: 1)], bound: c.hi, innerBound: c.lo))
-                          : .inputUpper(v.index, outer: c.hi, inner: c.lo), at: mark)
+            guard v.isOutput else { return append(.inputUpper(v.index, outer: c.hi, inner: c.lo), at: mark) }
+            let terms = shared([.init(output: v.index, coefficient: 1)])
+            return append(.output(LinearConstraint(terms: terms, bound: c.hi, innerBound: c.lo)), at: mark)
         case let (.constant(c), .variable(v)):
-            return append(v.isOutput
-                          ? .output(LinearConstraint(terms: [.init(output: v.index, coefficient: -1)], bound: -c.lo, innerBound: -c.hi))
-                          : .inputLower(v.index, outer: c.lo, inner: c.hi), at: mark)
+            guard v.isOutput else { return append(.inputLower(v.index, outer: c.lo, inner: c.hi), at: mark) }
+            let terms = shared([.init(output: v.index, coefficient: -1)])
+            return append(.output(LinearConstraint(terms: terms, bound: -c.lo, innerBound: -c.hi)), at: mark)
         default:
             break
         }
@@ -637,7 +690,7 @@ struct Parser {
                                           inner: roundedQuotient(innerNegatedConstant, coefficient, upward: true)), at: mark)
             }
         }
-        let terms = merged.map { LinearConstraint.Term(output: $0.variable.index, coefficient: $0.coefficient.lo) }
+        let terms = shared(merged.map { LinearConstraint.Term(output: $0.variable.index, coefficient: $0.coefficient.lo) })
         return append(.output(LinearConstraint(terms: terms, bound: negatedConstant, innerBound: innerNegatedConstant)), at: mark)
     }
 }

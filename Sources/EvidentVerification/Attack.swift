@@ -64,8 +64,11 @@ public struct Attack: Sendable {
         var clausesOf = [Int: [Int]]()
         for (r, c) in all { clausesOf[r, default: []].append(c) }
         var random = SplitMix(seed: settings.seed)
-        let n = evaluator.inputCount, m = evaluator.outputCount
-        var items = [(region: Int, clauses: [Int], lower: [Double], upper: [Double])]()
+        let n = evaluator.inputCount
+        // Regions are attacked in groups of at most `itemsPerBatch` batch items, so that a
+        // property with 120,000 regions (an nn4sys `lindex` file) never evaluates millions of
+        // items at once; the random stream runs on from group to group.
+        var items = [Item]()
         for r in clausesOf.keys.sorted() {
             let region = property.regions[r]
             var lower = region.innerLower, upper = region.innerUpper
@@ -76,9 +79,31 @@ public struct Attack: Sendable {
                 }
             }
             guard zip(lower, upper).allSatisfy({ $0 <= $1 }) else { continue }
-            for _ in 0...settings.restarts { items.append((r, clausesOf[r]!, lower, upper)) }
+            if !items.isEmpty && items.count + settings.restarts + 1 > Self.itemsPerBatch {
+                if let found = attack(items, settings: settings, random: &random, deadline: deadline) { return found }
+                items.removeAll(keepingCapacity: true)
+            }
+            for _ in 0...settings.restarts { items.append(Item(region: r, clauses: clausesOf[r]!, lower: lower, upper: upper)) }
         }
         guard !items.isEmpty else { return nil }
+        return attack(items, settings: settings, random: &random, deadline: deadline)
+    }
+
+    /// Most batch items (starts) evaluated together by ``run(settings:targets:within:deadline:)``.
+    static let itemsPerBatch = 4096
+
+    /// One start of the attack: its region, the clauses it may follow and its (inner) box.
+    struct Item {
+        var region: Int
+        var clauses: [Int]
+        var lower: [Double]
+        var upper: [Double]
+    }
+
+    /// The signed-gradient steps on one batch of starts (the first of each region at its
+    /// box's centre, the others random).
+    func attack(_ items: [Item], settings: AttackSettings, random: inout SplitMix, deadline: UInt64) -> Counterexample? {
+        let n = evaluator.inputCount, m = evaluator.outputCount
         var x = [Double]()
         x.reserveCapacity(items.count * n)
         for (k, item) in items.enumerated() {
@@ -99,12 +124,20 @@ public struct Attack: Sendable {
                 var best: (violation: Double, constraint: LinearConstraint?) = (.infinity, nil)
                 for c in item.clauses {
                     let clause = property.regions[item.region].clauses[c]
-                    if clause.constraints.allSatisfy({ $0.value(outputs: outputs) <= $0.innerBound }) {
+                    // The clause's largest violation (inner thresholds); `≤ 0` everywhere is a counterexample.
+                    var worst: (violation: Double, constraint: LinearConstraint?) = (-.infinity, nil)
+                    var satisfied = true
+                    for constraint in clause.constraints {
+                        let value = constraint.value(outputs: outputs)
+                        let violation = value - constraint.innerBound
+                        if !(value <= constraint.innerBound) { satisfied = false }
+                        if worst.constraint == nil || violation > worst.violation { worst = (violation, constraint) }
+                    }
+                    if satisfied {
                         let input = Array(x[(k * n)..<((k + 1) * n)])
                         return Counterexample(region: item.region, clause: c, input: input, outputs: outputs)
                     }
-                    let worst = clause.constraints.map { ($0.value(outputs: outputs) - $0.innerBound, $0) }.max { $0.0 < $1.0 }!
-                    if worst.0 < best.violation { best = (worst.0, worst.1) }
+                    if worst.violation < best.violation { best = worst }
                 }
                 for term in best.constraint?.terms ?? [] { coefficients[k * m + term.output] = term.coefficient }
             }

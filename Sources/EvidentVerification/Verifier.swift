@@ -243,6 +243,8 @@ public final class Verifier: @unchecked Sendable {
         var spec: LinearSpecification?
         var thresholds: [Double]
         var offset: [Int]
+        /// The clause of every row (so that looking it up is not a search over the clauses).
+        var clauseOfRow: [Int]
 
         init(_ region: InputRegion, outputs: Int) {
             let built = specification(of: region, outputs: outputs)
@@ -253,6 +255,7 @@ public final class Verifier: @unchecked Sendable {
                 defer { running += clause.constraints.count }
                 return running
             }
+            clauseOfRow = region.clauses.indices.flatMap { c in repeatElement(c, count: region.clauses[c].constraints.count) }
         }
 
         /// The coefficients of row `row` over the outputs.
@@ -315,7 +318,7 @@ public final class Verifier: @unchecked Sendable {
         }
         if let found = confirmCorners(crown.inputCoefficients, rows: allRows.count, lower: region.lower, upper: region.upper,
                                       candidateRows: pending.flatMap { c in (0..<region.clauses[c].constraints.count).map { rows.offset[c] + $0 } },
-                                      region: r, clauseOfRow: { row in rows.offset.lastIndex { $0 <= row }! }) {
+                                      region: r, clauseOfRow: { rows.clauseOfRow[$0] }) {
             return .counterexample(found, method: "bound-corner evaluation")
         }
         if pending.isEmpty { return .proved(UnsatProof(regions: [RegionProof(trees: [tree.build()])]), method: method, margin: margin) }
@@ -330,10 +333,11 @@ public final class Verifier: @unchecked Sendable {
                                                settings: FinalBoundSettings(iterations: settings.alphaIterations,
                                                                             earlyStop: rows.earlyStop(pending, columns: pendingRows)))
             var still = [Int]()
+            var column = 0  // pendingRows lists the rows of the pending clauses in order
             for c in pending {
                 var bestK = 0, bestMargin = -Double.infinity, bestColumn = 0
                 for k in region.clauses[c].constraints.indices {
-                    let column = pendingRows.firstIndex(of: rows.offset[c] + k)!
+                    defer { column += 1 }
                     let m = alpha.lower[column] - rows.thresholds[rows.offset[c] + k]
                     if m > bestMargin { (bestK, bestMargin, bestColumn) = (k, m, column) }
                 }
@@ -351,7 +355,7 @@ public final class Verifier: @unchecked Sendable {
             pending = still
             if let found = confirmCorners(alpha.inputCoefficients, rows: pendingRows.count, lower: region.lower, upper: region.upper,
                                           candidateRows: Array(0..<pendingRows.count), region: r,
-                                          clauseOfRow: { column in rows.offset.lastIndex { $0 <= pendingRows[column] }! }) {
+                                          clauseOfRow: { column in rows.clauseOfRow[pendingRows[column]] }) {
                 return .counterexample(found, method: "bound-corner evaluation")
             }
         }

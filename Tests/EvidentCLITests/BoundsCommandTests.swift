@@ -105,6 +105,23 @@ struct BoundsCommandTests {
         #expect(bad.status != 0 && bad.standardError.contains("12Q"), "\(bad)")
     }
 
+    /// The property's memory budget is half of `--max-memory` (at least 64 MiB): 2^17 clauses
+    /// of 17 constraints (about 85 MiB expanded) are refused under `--max-memory 100M` with the
+    /// file, the place and the estimate, before any of them is built.
+    @Test("--max-memory bounds the expanded property")
+    func maxMemoryBoundsTheProperty() throws {
+        let folder = try TemporaryFolder()
+        let text = (0..<64).map { "(declare-const X_\($0) Real)\n" }.joined() + (0..<10).map { "(declare-const Y_\($0) Real)\n" }.joined()
+            + (0..<64).map { "(assert (>= X_\($0) 0))\n(assert (<= X_\($0) 1))\n" }.joined()
+            + String(repeating: "(assert (or (<= Y_0 0) (<= Y_1 0)))\n", count: 17)
+        let file = try folder.write("doubling.vnnlib", text)
+        let result = try CLI.run("bounds", Self.model, file, "--max-memory", "100M")
+        #expect(result.status == 2 && result.standardOutput.isEmpty, "\(result)")
+        for phrase in ["doubling.vnnlib:\(74 + 128 + 17):9:", "131072 disjuncts", "MiB as parsed", "budget of 64 MiB"] {
+            #expect(result.standardError.contains(phrase), "stderr lacks '\(phrase)': \(result)")
+        }
+    }
+
     @Test("--precision float32 agrees with float64 up to rounding", arguments: properties)
     func float32(_ property: String) throws {
         for method in ["crown", "alpha-crown"] {

@@ -165,13 +165,53 @@ import Testing
 
     @Test func disjunctiveNormalFormBlowUp() throws {
         let bounds = "(assert (>= X_0 0))\n(assert (<= X_0 1))\n"
-        let doubling = String(repeating: "(assert (or (<= Y_0 0) (<= Y_0 1)))\n", count: 17)
-        // 2^16 = 65,536 disjuncts are fine; the 17th doubling (line 21) exceeds 100,000.
-        #expect(error(Self.header + bounds + doubling)
-                == .dnfTooLarge(limit: VNNLibParser.disjunctLimit, location: at(21, 9)))
-        let fine = try VNNLibParser.parse(text: Self.header + bounds + String(repeating: "(assert (or (<= Y_0 0) (<= Y_0 1)))\n", count: 16),
-                                          source: "ok")
-        #expect(fine.outputClauseCount == 65_536)
+        let doubling = "(assert (or (<= Y_0 0) (<= Y_0 1)))\n"
+        // Under the default 1 GiB: 2^20 disjuncts of 20 constraints are about 784 MiB; the
+        // 21st doubling (line 25) passes the budget, and the estimate comes before any
+        // disjunct is enumerated.
+        let e = try #require(error(Self.header + bounds + String(repeating: doubling, count: 21)))
+        guard case let .dnfTooLarge(disjuncts, bytes, budget, location) = e else { Issue.record("\(e)"); return }
+        #expect(disjuncts == Double(1 << 21) && budget == VNNLibParser.defaultMemoryBudget && location == at(25, 9))
+        #expect(bytes == VNNLibParser.estimatedBytes(disjuncts: Double(1 << 21), atoms: Double(21 << 21),
+                                                     outputConstraints: Double(21 << 21), tighteningDisjuncts: 0, inputs: 1))
+        #expect(bytes > Double(budget))
+        let message = try #require(e.errorDescription)
+        for phrase in ["bad.vnnlib:25:9:", "2097152 disjuncts", "GiB as parsed", "budget of 1 GiB", "--max-memory"] {
+            #expect(message.contains(phrase), "\(message)")
+        }
+        // A smaller budget: 2^11 disjuncts of 11 constraints fit in 1 MiB, 2^12 do not (line 16).
+        func parse(_ doublings: Int) throws -> Property {
+            try VNNLibParser.parse(text: Self.header + bounds + String(repeating: doubling, count: doublings),
+                                   source: "bad.vnnlib", memoryBudget: 1 << 20)
+        }
+        #expect(try parse(11).outputClauseCount == 2048)
+        #expect(throws: VNNLibError.dnfTooLarge(disjuncts: 4096, estimatedBytes: VNNLibParser.estimatedBytes(
+            disjuncts: 4096, atoms: 12 * 4096, outputConstraints: 12 * 4096, tighteningDisjuncts: 0, inputs: 1),
+                                                budget: 1 << 20, location: at(16, 9))) { try parse(12) }
+    }
+
+    @Test func disjunctiveNormalFormBlowUpInsideADisjunct() throws {
+        // A product inside one alternative of an `or`: the error names the factor of that
+        // alternative at which its running product passes the budget (the 12th, as above).
+        let bounds = "(assert (>= X_0 0))\n(assert (<= X_0 1))\n"
+        let inner = String(repeating: " (or (<= Y_0 0) (<= Y_0 1))", count: 14)
+        let text = Self.header + bounds + "(assert (or (<= Y_0 2)\n (and" + inner + ")))\n"
+        do {
+            _ = try VNNLibParser.parse(text: text, source: "bad.vnnlib", memoryBudget: 1 << 20)
+            Issue.record("expected an error")
+        } catch let error as VNNLibError {
+            guard case let .dnfTooLarge(disjuncts, _, _, location) = error else { Issue.record("\(error)"); return }
+            #expect(disjuncts == 1 + 16384 && location == at(6, 7 + 27 * 11))
+        }
+    }
+
+    @Test func hugeCountsSaturate() throws {
+        // 200 doublings: 2^200 disjuncts, counted in floating point, refused at once.
+        let bounds = "(assert (>= X_0 0))\n(assert (<= X_0 1))\n"
+        let e = try #require(error(Self.header + bounds + String(repeating: "(assert (or (<= Y_0 0) (<= Y_0 1)))\n", count: 200)))
+        guard case let .dnfTooLarge(disjuncts, bytes, _, location) = e else { Issue.record("\(e)"); return }
+        #expect(disjuncts == 0x1p200 && bytes > 1e60 && location == at(25, 9))
+        #expect(e.errorDescription?.contains("1.61e+60 disjuncts") == true, "\(e.errorDescription ?? "")")
     }
 
     @Test func unreadableFile() throws {
