@@ -50,7 +50,7 @@ struct StructuralOperatorTests {
     static let opsetSweep = listing?.opsetSweep ?? []
 
     @Test func fixturesArePresent() {
-        #expect(Self.records.count >= 66, "Fixtures/structural_fixtures.json is missing or incomplete")
+        #expect(Self.records.count >= 67, "Fixtures/structural_fixtures.json is missing or incomplete")
         #expect(Self.opsetSweep.map(\.opset) == Array(7...21))
     }
 

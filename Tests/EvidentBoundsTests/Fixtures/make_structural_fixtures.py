@@ -275,6 +275,11 @@ add("matmul_of_constants_folded", [node("MatMul", ["c1", "c2"], ["c"]), node("Ad
 add("max_expand_of_constants_folded", [node("Max", ["c1", "c2"], ["m"]), node("Expand", ["m", "shape"], ["c"]),
                                        node("Mul", ["x", "c"], ["y"])], [2, 3],
     [init("c1", weights(1, 3)), init("c2", weights(1, 1)), init("shape", ints(2, 1))], opset=13, selection=False)
+add("constant_of_shape_cast_folded",
+    [node("Shape", ["x"], ["s"]), node("ConstantOfShape", ["s"], ["c"], value=numpy_helper.from_array(np.array([0.5]))),
+     node("Cast", ["s"], ["sf"], to=TensorProto.DOUBLE), node("Gather", ["sf", "one"], ["n"]),
+     node("Mul", ["c", "n"], ["cn"]), node("Add", ["x", "cn"], ["y"])], [2, 3],
+    [init("one", np.array(1, dtype=np.int64))], selection=False)
 
 # ---- A network with a ReLU and the new maps, for bounds and verification -----------------------
 add("relu_network_composite",
