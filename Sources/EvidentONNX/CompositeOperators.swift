@@ -92,39 +92,14 @@ extension GraphConverter {
     /// Constants are combined first (exactly).
     mutating func convertMaxMin(_ call: NodeCall) throws -> ValueID {
         let isMax = call.context.op == "Max"
-        guard !call.operands.isEmpty, call.operands.allSatisfy({ $0 != nil }) else {
-            throw call.context.invalid("expects one or more inputs, none omitted")
+        let (activations, constants, outShape) = try variadicOperands(call)
+        // The constants combined first, exactly, broadcast to the output.
+        var constant: Tensor?
+        for c in constants {
+            let values = c.irTensor.broadcast(to: outShape)!.scalars
+            let combined = constant.map { zip($0.scalars, values).map { isMax ? Swift.max($0, $1) : Swift.min($0, $1) } } ?? values
+            constant = Tensor(shape: outShape, scalars: combined)
         }
-        var activations = [ValueID](), constant: ConstantTensor?
-        for index in call.operands.indices {
-            switch call.operand(index) {
-            case .activation(let v)?: activations.append(v)
-            case .constant(let c)?:
-                guard !c.elementType.isInteger else { throw call.context.invalid("input \(index) is an integer tensor") }
-                guard let previous = constant else { constant = c; continue }
-                guard let both = broadcastShapes(previous.shape, c.shape) else {
-                    throw call.context.invalid("constant shapes \(previous.shape) and \(c.shape) do not broadcast")
-                }
-                let a = previous.irTensor.broadcast(to: both)!.scalars, b = c.irTensor.broadcast(to: both)!.scalars
-                constant = ConstantTensor(real: zip(a, b).map { isMax ? Swift.max($0, $1) : Swift.min($0, $1) }, shape: both,
-                                          type: c.elementType)
-            case nil: break
-            }
-        }
-        var outShape = shape(activations[0])
-        for v in activations.dropFirst() {
-            guard let s = broadcastShapes(outShape, shape(v)) else {
-                throw call.context.invalid("shapes \(outShape) and \(shape(v)) do not broadcast")
-            }
-            outShape = s
-        }
-        if let constant {
-            guard let s = broadcastShapes(outShape, constant.shape) else {
-                throw call.context.invalid("shapes \(outShape) and \(constant.shape) do not broadcast")
-            }
-            outShape = s
-        }
-        try requireBounded(outShape, call.context)
         let operands = try activations.enumerated().map { k, v in try expand(v, to: outShape, call, step: "expand\(k)") }
         var result = operands[0]
         for (k, b) in operands.dropFirst().enumerated() {
@@ -134,7 +109,32 @@ extension GraphConverter {
             result = try emit(isMax ? .add : .subtract, isMax ? [b, relu] : [result, relu], call, step: last ? nil : "\(k)/result")
         }
         guard let constant else { return result }
-        return try emitChain(result, Self.extremumSteps(max: isMax, constant.irTensor.broadcast(to: outShape)!, label: "constant"), call)
+        return try emitChain(result, Self.extremumSteps(max: isMax, constant, label: "constant"), call)
+    }
+
+    /// The operands of a variadic elementwise node (`Max`, `Min`, `Sum`): its activations (at
+    /// least one), its floating-point constants, and the shape all of them broadcast to.
+    func variadicOperands(_ call: NodeCall) throws -> (activations: [ValueID], constants: [ConstantTensor], shape: [Int]) {
+        guard !call.operands.isEmpty, call.operands.allSatisfy({ $0 != nil }) else {
+            throw call.context.invalid("expects one or more inputs, none omitted")
+        }
+        var activations = [ValueID](), constants = [ConstantTensor]()
+        for index in call.operands.indices {
+            switch call.operand(index) {
+            case .activation(let v)?: activations.append(v)
+            case .constant(let c)?:
+                guard !c.elementType.isInteger else { throw call.context.invalid("input \(index) is an integer tensor") }
+                constants.append(c)
+            case nil: break
+            }
+        }
+        var outShape = shape(activations[0])
+        for s in activations.map(shape) + constants.map(\.shape) {
+            guard let both = broadcastShapes(outShape, s) else { throw call.context.invalid("shapes \(outShape) and \(s) do not broadcast") }
+            outShape = both
+        }
+        try requireBounded(outShape, call.context)
+        return (activations, constants, outShape)
     }
 
     /// `x` broadcast to `target` (NumPy rules): itself when the shapes agree, a reshape when
@@ -164,25 +164,7 @@ extension GraphConverter {
 
     /// `Sum` of one or more operands with broadcasting: a chain of `add`s, constants added last.
     mutating func convertSum(_ call: NodeCall) throws -> ValueID {
-        guard !call.operands.isEmpty, call.operands.allSatisfy({ $0 != nil }) else {
-            throw call.context.invalid("expects one or more inputs, none omitted")
-        }
-        var activations = [ValueID](), constants = [ConstantTensor]()
-        for index in call.operands.indices {
-            switch call.operand(index) {
-            case .activation(let v)?: activations.append(v)
-            case .constant(let c)?:
-                guard !c.elementType.isInteger else { throw call.context.invalid("input \(index) is an integer tensor") }
-                constants.append(c)
-            case nil: break
-            }
-        }
-        var outShape = shape(activations[0])
-        for s in activations.map(shape) + constants.map(\.shape) {
-            guard let both = broadcastShapes(outShape, s) else { throw call.context.invalid("shapes \(outShape) and \(s) do not broadcast") }
-            outShape = both
-        }
-        try requireBounded(outShape, call.context)
+        let (activations, constants, outShape) = try variadicOperands(call)
         let operands = try activations.enumerated().map { k, v in try expand(v, to: outShape, call, step: "expand\(k)") }
         var result = operands[0]
         for (k, b) in operands.dropFirst().enumerated() {
