@@ -126,7 +126,8 @@ struct GraphConverter {
         guard !activationInputs.isEmpty else { throw invalidGraph("the graph has no non-constant input") }
         guard !graph.output.isEmpty else { throw invalidGraph("the graph has no output") }
         for (names, what) in [(activationInputs.map(\.name), "input"), (graph.output.map(\.name), "output")] {
-            if let twice = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
+            var seen = Set<String>()
+            if let twice = names.first(where: { !seen.insert($0).inserted }) {
                 throw invalidGraph("graph \(what) '\(twice)' is listed twice")
             }
         }
@@ -169,7 +170,9 @@ struct GraphConverter {
             try converter.convert(node, index: index)
         }
 
-        var outputValues = [ValueID]()
+        // Several outputs: their flattened concatenation in graph order.
+        var outputValues = [ValueID](), outputParts = [TensorPart]()
+        offset = 0
         for output in graph.output {
             guard let result = converter.slots[output.name] else {
                 throw invalidGraph("graph output '\(output.name)' is not produced by any node")
@@ -177,23 +180,19 @@ struct GraphConverter {
             guard case .activation(let value) = result else {
                 throw invalidGraph("graph output '\(output.name)' is a constant that does not depend on the input")
             }
-            try Self.checkDeclaredShape(of: output, computed: converter.builder.shape(of: value), source: source)
-            outputValues.append(value)
-        }
-        // Several outputs: their flattened concatenation in graph order.
-        var outputParts = [TensorPart](), outputValue = outputValues[0]
-        offset = 0
-        for (output, value) in zip(graph.output, outputValues) {
             let shape = converter.builder.shape(of: value)
+            try Self.checkDeclaredShape(of: output, computed: shape, source: source)
+            outputValues.append(value)
             outputParts.append(TensorPart(name: output.name, shape: shape, offset: offset))
             offset += shape.elementCount
         }
+        var outputValue = outputValues[0]
         let built: Graph
         do {
             if outputValues.count > 1 {
-                let flat = try zip(graph.output, outputValues).map { output, value in
-                    try converter.builder.add(.reshape([converter.builder.shape(of: value).elementCount]), inputs: [value],
-                                              name: "output:\(output.name)", outputName: "\(output.name)/flat")
+                let flat = try zip(outputParts, outputValues).map { part, value in
+                    try converter.builder.add(.reshape([part.shape.elementCount]), inputs: [value],
+                                              name: "output:\(part.name)", outputName: "\(part.name)/flat")
                 }
                 outputValue = try converter.builder.add(.concat(axis: 0), inputs: flat, name: "outputs",
                                                         outputName: graph.output.map(\.name).joined(separator: ","))
@@ -343,15 +342,11 @@ struct GraphConverter {
 
     // MARK: Nodes
 
-    /// Converts one node: folds it when all operands are constants, else emits IR operations.
+    /// Converts one node (of the default domain: ``requireKnownOperators(_:source:opset:)`` has
+    /// refused the others): folds it when all operands are constants, else emits IR operations.
     mutating func convert(_ node: Onnx_NodeProto, index: Int) throws {
         let name = node.name.isEmpty ? "\(node.opType)#\(index)" : node.name
         let context = NodeContext(source: source, name: name, op: node.opType, opset: opset)
-        guard node.domain.isEmpty || node.domain == "ai.onnx" else {
-            throw ONNXError.unsupportedOperators(source: source, opset: opset, operators: [
-                UnsupportedOperator(op: "\(node.domain).\(node.opType)", nodes: [name]),
-            ])
-        }
         var operands = [Slot?]()
         for inputName in node.input {
             if inputName.isEmpty {
