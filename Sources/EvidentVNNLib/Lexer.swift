@@ -1,7 +1,9 @@
 // Byte-level tokenizer for VNN-LIB (an SMT-LIB subset) over UTF-8 bytes.
 //
-// Tokens are `(`, `)`, numbers and symbols; whitespace and `;` comments up to
-// the end of the line separate them. Positions are tracked as line/column
+// Tokens are `(`, `)`, numbers, symbols and (VNN-LIB 2.0) double-quoted strings; whitespace
+// and `;` comments up to the end of the line separate them. A symbol may hold a bracketed
+// group with spaces in it (`X[0, 2]`, `[1, 3, 32, 32]`), since 2.0 writes tensor elements
+// and shapes that way. Positions are tracked as line/column
 // while scanning (symbols never contain a newline), so no error path needs to
 // rescan the file. Numbers are converted while scanning; see `parseDecimal`.
 
@@ -12,7 +14,7 @@ struct Mark: Equatable {
 }
 
 enum TokenKind: Equatable {
-    case open, close, symbol, number, end
+    case open, close, symbol, number, string, end
 }
 
 struct Token {
@@ -62,8 +64,31 @@ struct Lexer {
             position += 1
             return .success(Token(kind: .close, start: start, end: position, mark: tokenMark, value: 0))
         }
-        var end = start + 1
-        while end < count && !Lexer.isDelimiter(bytes[end]) { end += 1 }
+        if first == UInt8(ascii: "\"") {
+            // A string runs to the next quote on the same line; the token keeps the quotes.
+            var end = start + 1
+            while end < count && bytes[end] != UInt8(ascii: "\"") && bytes[end] != UInt8(ascii: "\n") { end += 1 }
+            guard end < count, bytes[end] == UInt8(ascii: "\"") else {
+                position = end
+                return .failure(NumberError(start: start, end: end, mark: tokenMark, isString: true))
+            }
+            position = end + 1
+            return .success(Token(kind: .string, start: start, end: position, mark: tokenMark, value: 0))
+        }
+        var end = start
+        var inBracket = false
+        while end < count {
+            let byte = bytes[end]
+            if byte == UInt8(ascii: "[") {
+                inBracket = true
+            } else if byte == UInt8(ascii: "]") {
+                inBracket = false
+            } else if Lexer.isDelimiter(byte) {
+                // Inside brackets only spaces and tabs continue the symbol.
+                guard inBracket, byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") else { break }
+            }
+            end += 1
+        }
         position = end
         if Lexer.startsNumber(bytes, start, end) {
             guard let value = parseDecimal(bytes, start, end) else {
@@ -121,11 +146,13 @@ struct Lexer {
     }
 }
 
-/// A token that looks like a number but is not a finite decimal.
+/// A token that looks like a number but is not a finite decimal, or a string without its
+/// closing quote on the same line (`isString`).
 struct NumberError: Error {
     var start: Int
     var end: Int
     var mark: Mark
+    var isString = false
 }
 
 /// Exact powers of ten: every `10^k` with `k ≤ 22` is a double.

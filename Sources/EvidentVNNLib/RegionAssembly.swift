@@ -81,7 +81,13 @@ extension Parser {
     func add(_ formula: Formula, to conjunction: inout Conjunction) {
         switch formula {
         case .atom(let index):
-            conjunction.atoms.append(index)
+            // A constraint that reduced to a constant comparison (2.0 tied inputs): true adds
+            // nothing, false is a disjunction without alternatives (no disjunct survives).
+            if let truth = constantAtoms[index] {
+                if !truth { conjunction.factors.append(Disjunction(alternatives: [], marks: [], mark: atomMarks[Int(index)])) }
+            } else {
+                conjunction.atoms.append(index)
+            }
         case .and(let operands, _):
             for operand in operands { add(operand, to: &conjunction) }
         case .or(let operands, let mark):
@@ -204,7 +210,7 @@ extension Parser {
             if outer > box.lower[i] {
                 box.lower[i] = outer
                 if outer > box.upper[i] {
-                    throw VNNLibError.emptyInputBox(variable: "X_\(i)", lower: outer, upper: box.upper[i],
+                    throw VNNLibError.emptyInputBox(variable: inputName(i), lower: outer, upper: box.upper[i],
                                                     location: location(atomMarks[Int(atomIndex)]))
                 }
             }
@@ -213,7 +219,7 @@ extension Parser {
             if outer < box.upper[i] {
                 box.upper[i] = outer
                 if box.lower[i] > outer {
-                    throw VNNLibError.emptyInputBox(variable: "X_\(i)", lower: box.lower[i], upper: outer,
+                    throw VNNLibError.emptyInputBox(variable: inputName(i), lower: box.lower[i], upper: outer,
                                                     location: location(atomMarks[Int(atomIndex)]))
                 }
             }
@@ -306,7 +312,7 @@ extension Parser {
                 let side: VNNLibError.BoundSide
                 if !box.lower[i].isFinite { side = .lower } else if !box.upper[i].isFinite { side = .upper } else { continue }
                 throw VNNLibError.unboundedInput(
-                    variable: "X_\(i)", missing: side,
+                    variable: inputName(i), missing: side,
                     regionStart: several ? disjunct.first.map { location(atomMarks[Int($0)]) } : nil,
                     location: location(inputDeclarations[i]))
             }

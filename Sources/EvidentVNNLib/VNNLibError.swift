@@ -50,6 +50,19 @@ public enum VNNLibError: Error, LocalizedError, Equatable, Sendable {
     /// disjunctions"); `location` is where the expansion, multiplied out in file order,
     /// first exceeds the budget.
     case dnfTooLarge(disjuncts: Double, estimatedBytes: Double, budget: Int, location: VNNLibLocation)
+    /// VNN-LIB 2.0: a name used in an assertion or `equal-to` that no declaration introduces.
+    case undeclaredName(name: String, location: VNNLibLocation)
+    /// VNN-LIB 2.0: a second declaration of a name (names are unique across the whole query).
+    case duplicateName(name: String, firstDeclaration: VNNLibLocation, location: VNNLibLocation)
+    /// VNN-LIB 2.0: a tensor element written with the wrong number of indices.
+    case indexArity(name: String, given: Int, shape: [Int], location: VNNLibLocation)
+    /// VNN-LIB 2.0: an index outside the declared shape.
+    case indexOutOfRange(name: String, indices: [Int], shape: [Int], location: VNNLibLocation)
+    /// A `(vnnlib-version <v>)` this parser does not read, or a 2.0 construct without it.
+    case unsupportedVersion(version: String, location: VNNLibLocation)
+    /// VNN-LIB 2.0: the query does not fit the models given for it (shapes, element types,
+    /// hidden tensor names, the `--network` arguments); `message` says what and why.
+    case networkMismatch(message: String, location: VNNLibLocation)
     /// The property declares `declared` inputs but the network has `network`.
     case inputCountMismatch(declared: Int, network: Int, location: VNNLibLocation)
     /// The property uses `declared` outputs but the network has only `network`.
@@ -74,7 +87,10 @@ public enum VNNLibError: Error, LocalizedError, Equatable, Sendable {
              .redeclaredVariable(_, _, let location), .missingDeclaration(_, let location),
              .unsupportedConstraint(_, let location), .unboundedInput(_, _, _, let location),
              .emptyInputBox(_, _, _, let location), .dnfTooLarge(_, _, _, let location),
-             .inputCountMismatch(_, _, let location), .outputCountMismatch(_, _, let location):
+             .inputCountMismatch(_, _, let location), .outputCountMismatch(_, _, let location),
+             .undeclaredName(_, let location), .duplicateName(_, _, let location), .indexArity(_, _, _, let location),
+             .indexOutOfRange(_, _, _, let location), .unsupportedVersion(_, let location),
+             .networkMismatch(_, let location):
             return location
         }
     }
@@ -117,6 +133,21 @@ public enum VNNLibError: Error, LocalizedError, Equatable, Sendable {
             return "\(location): the assertions expand to \(count) disjuncts in disjunctive normal form, "
                 + "about \(Self.formatBytes(bytes)) as parsed, over the property's memory budget of \(Self.formatBytes(Double(budget))) "
                 + "(half of --max-memory, at least 64 MiB; 1 GiB without it); raise --max-memory or split the property into several files"
+        case let .undeclaredName(name, location):
+            return "\(location): '\(name)' is not declared (every network and tensor name must be declared by a declare-network block before the assertions)"
+        case let .duplicateName(name, first, location):
+            return "\(location): '\(name)' is declared twice (first at line \(first.line), column \(first.column)); names are unique across the whole query"
+        case let .indexArity(name, given, shape, location):
+            let shapeText = "[" + shape.map(String.init).joined(separator: ",") + "]"
+            return "\(location): \(name) has shape \(shapeText), so an element takes \(shape.count) "
+                + (shape.count == 1 ? "index" : "indices") + ", but \(given) " + (given == 1 ? "is" : "are") + " given"
+        case let .indexOutOfRange(name, indices, shape, location):
+            let shapeText = "[" + shape.map(String.init).joined(separator: ",") + "]"
+            return "\(location): index [\(indices.map(String.init).joined(separator: ","))] is outside \(name)'s shape \(shapeText) (indices are zero-based)"
+        case let .unsupportedVersion(version, location):
+            return "\(location): VNN-LIB version \(version) is not supported; Evident reads 1.0 (files without a version line) and 2.0 ((vnnlib-version <2.0>) as the first command)"
+        case let .networkMismatch(message, location):
+            return "\(location): \(message)"
         case let .inputCountMismatch(declared, network, location):
             return "\(location): the property declares \(declared) inputs but the network has \(network)"
         case let .outputCountMismatch(declared, network, location):

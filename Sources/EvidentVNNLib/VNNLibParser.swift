@@ -139,9 +139,38 @@ public enum VNNLibParser {
         return try text.withUTF8 { try parse(bytes: $0, source: source, memoryBudget: memoryBudget) }
     }
 
+    /// Parses a VNN-LIB 1.0 property or 2.0 query at `path` (plain or gzip-compressed): a
+    /// file whose first command is `(vnnlib-version <2.0>)` is a 2.0 query, any other a 1.0
+    /// property. ``parse(path:memoryBudget:)`` gives the property of either (for a 2.0 query,
+    /// over its composed layout; see ``VNNLibQuery``).
+    ///
+    /// - Throws: ``VNNLibError`` with file, line and column.
+    public static func parseDocument(path: String, memoryBudget: Int = defaultMemoryBudget) throws -> VNNLibDocument {
+        let data: Data
+        do {
+            data = try InputFile.readData(path: path)
+        } catch let error as InputFileError {
+            throw VNNLibError.unreadableFile(path: path, reason: error.reason)
+        }
+        return try data.withUnsafeBytes { raw in
+            try parseDocument(bytes: raw.bindMemory(to: UInt8.self), source: path, memoryBudget: memoryBudget)
+        }
+    }
+
+    /// Parses VNN-LIB 1.0 or 2.0 text; `source` names it in messages.
+    public static func parseDocument(text: String, source: String = "<text>",
+                                     memoryBudget: Int = defaultMemoryBudget) throws -> VNNLibDocument {
+        var text = text
+        return try text.withUTF8 { try parseDocument(bytes: $0, source: source, memoryBudget: memoryBudget) }
+    }
+
     static func parse(bytes: UnsafeBufferPointer<UInt8>, source: String, memoryBudget: Int) throws -> Property {
+        try parseDocument(bytes: bytes, source: source, memoryBudget: memoryBudget).property
+    }
+
+    static func parseDocument(bytes: UnsafeBufferPointer<UInt8>, source: String, memoryBudget: Int) throws -> VNNLibDocument {
         var parser = Parser(bytes: bytes, source: source)
-        return try parser.parseProperty(memoryBudget: memoryBudget)
+        return try parser.parseDocument(memoryBudget: memoryBudget)
     }
 }
 
@@ -250,7 +279,7 @@ enum Formula {
 }
 
 enum Keyword {
-    case declareConst, assert, and, or, lessEqual, greaterEqual, less, greater, equal, plus, minus, times, real, other
+    case declareConst, assert, and, or, lessEqual, greaterEqual, less, greater, equal, notEqual, plus, minus, times, real, other
 }
 
 // MARK: - Parser
@@ -268,6 +297,10 @@ struct Parser {
     var sharedTerms: [[LinearConstraint.Term]: [LinearConstraint.Term]] = [:]
     var atomMarks: [Mark] = []
     var assertions: [Formula] = []
+    /// Atoms that reduced to a constant comparison, with their truth (see ``add(_:to:)``).
+    var constantAtoms: [Int32: Bool] = [:]
+    /// The declarations of a VNN-LIB 2.0 query (nil for a 1.0 file).
+    var query: QueryDeclarations?
 
     static let maximumIndex = 1 << 24
     /// Deepest accepted nesting of parentheses inside a command (real files use at most 4);
@@ -295,7 +328,7 @@ struct Parser {
         case .open: return "'('"
         case .close: return "')'"
         case .end: return "end of file"
-        case .symbol, .number: return "'\(currentText)'"
+        case .symbol, .number, .string: return "'\(currentText)'"
         }
     }
 
@@ -304,8 +337,12 @@ struct Parser {
         case .success(let token):
             current = token
         case .failure(let error):
+            if error.isString {
+                throw VNNLibError.syntax(message: "a string is not closed by '\"' on its line", location: location(error.mark))
+            }
             throw VNNLibError.invalidNumber(text: lexer.text(error.start, error.end), location: location(error.mark))
         }
+        if query != nil, current.kind == .number { try checkVersion2Number() }
     }
 
     /// Error for a token that is not what the grammar needs here.
@@ -349,6 +386,8 @@ struct Parser {
         case 2:
             if currentIs("<=") { return .lessEqual }
             if currentIs(">=") { return .greaterEqual }
+            if currentIs("==") { return .equal }
+            if currentIs("!=") { return .notEqual }
             if currentIs("or") { return .or }
             return .other
         case 3: return currentIs("and") ? .and : .other
@@ -390,8 +429,11 @@ struct Parser {
 
     // MARK: Commands
 
-    mutating func parseProperty(memoryBudget: Int) throws -> Property {
+    mutating func parseDocument(memoryBudget: Int) throws -> VNNLibDocument {
         try advance()
+        if try startsVersion2() {
+            return .query(try parseQuery(memoryBudget: memoryBudget))
+        }
         while current.kind != .end {
             switch current.kind {
             case .close:
@@ -403,6 +445,10 @@ struct Parser {
                 switch keyword {
                 case .declareConst:
                     try parseDeclaration(openedAt: open)
+                case _ where currentIs("declare-network") || currentIs("vnnlib-version"):
+                    throw VNNLibError.syntax(
+                        message: "'\(currentText)' is VNN-LIB 2.0: a 2.0 query starts with (vnnlib-version <2.0>) as its first command",
+                        location: location(current.mark))
                 case .assert:
                     try advance()
                     let formula = try parseFormula(enclosing: open)
@@ -416,7 +462,7 @@ struct Parser {
                 throw unexpected("'(' to start a command", openedAt: nil)
             }
         }
-        return try assemble(memoryBudget: memoryBudget)
+        return .property(try assemble(memoryBudget: memoryBudget))
     }
 
     mutating func parseDeclaration(openedAt open: Mark) throws {
@@ -484,7 +530,7 @@ struct Parser {
             try advance()
             if operands.count == 1 { return operands[0] }
             return word == .and ? .and(operands, open) : .or(operands, open)
-        case .lessEqual, .greaterEqual, .less, .greater, .equal:
+        case .lessEqual, .greaterEqual, .less, .greater, .equal, .notEqual:
             let name = currentText
             try advance()
             guard current.kind != .close else {
@@ -511,7 +557,7 @@ struct Parser {
             try advance()
             return .and(chain, open)
         default:
-            throw VNNLibError.unknownFunction(name: currentText, expected: "and, or, <=, >=, <, >, =",
+            throw VNNLibError.unknownFunction(name: currentText, expected: "and, or, <=, >=, <, >, = (or ==), !=",
                                               location: location(current.mark))
         }
     }
@@ -530,6 +576,10 @@ struct Parser {
             }
             try advance()
             return .constant(enclosure)
+        case .symbol where query != nil:
+            let variable = try resolveVersion2Variable()
+            try advance()
+            return .variable(variable)
         case .symbol:
             guard let variable = currentVariable else {
                 throw VNNLibError.invalidVariableName(name: currentText, location: location(current.mark))
@@ -571,29 +621,57 @@ struct Parser {
                 for factor in operands.dropFirst() {
                     guard let next = product * factor else {
                         throw VNNLibError.unsupportedConstraint(
-                            reason: "product of two terms that both contain variables (only linear terms are supported)",
+                            reason: "nonlinear constraint, not supported: a product of two terms that both contain variables (only linear terms are)",
                             location: location(open))
                     }
                     product = next
                 }
                 return product
             }
-        case .close, .end:
+        case .close, .end, .string:
             throw unexpected("a term (number, variable or (+ …), (- …), (* …))", openedAt: enclosing)
         }
     }
 
     // MARK: Comparisons
 
+    /// The atoms of one comparison. A strict one (`<`, `>`, and each side of `!=`) is its
+    /// closure for proofs (outer ends unchanged: the unsafe set only grows); in a 2.0 query it
+    /// is also strict for witnesses: its inner end moves one ulp inward (see
+    /// ``makeStrict(_:)``). A 1.0 file keeps VNN-COMP's reading, the closure for both.
     mutating func makeComparison(_ word: Keyword, _ a: Term, _ b: Term, at mark: Mark) throws -> Formula {
         switch word {
-        case .lessEqual, .less:
+        case .lessEqual:
             return .atom(try addLessEqual(a, b, at: mark))
-        case .greaterEqual, .greater:
+        case .less:
+            return .atom(makeStrict(try addLessEqual(a, b, at: mark)))
+        case .greaterEqual:
             return .atom(try addLessEqual(b, a, at: mark))
+        case .greater:
+            return .atom(makeStrict(try addLessEqual(b, a, at: mark)))
+        case .notEqual:
+            return .or([.atom(makeStrict(try addLessEqual(a, b, at: mark))),
+                        .atom(makeStrict(try addLessEqual(b, a, at: mark)))], mark)
         default:  // .equal
             return .and([.atom(try addLessEqual(a, b, at: mark)), .atom(try addLessEqual(b, a, at: mark))], mark)
         }
+    }
+
+    /// Makes the atom strict for witnesses: a point that satisfies the moved inner end
+    /// (`≤ inner⁻`, or `≥ inner⁺` for a lower bound) satisfies the strict comparison, since
+    /// the inner end is at most (at least) the exact threshold.
+    mutating func makeStrict(_ index: Int32) -> Int32 {
+        guard query != nil else { return index }
+        switch atoms[Int(index)] {
+        case let .inputLower(i, outer, inner):
+            atoms[Int(index)] = .inputLower(i, outer: outer, inner: inner.nextUp)
+        case let .inputUpper(i, outer, inner):
+            atoms[Int(index)] = .inputUpper(i, outer: outer, inner: inner.nextDown)
+        case .output(var constraint):
+            constraint.innerBound = constraint.innerBound.nextDown
+            atoms[Int(index)] = .output(constraint)
+        }
+        return index
     }
 
     /// The stored array equal to `terms` (stored now when it is new).
@@ -660,7 +738,17 @@ struct Parser {
                 reason: "the comparison contains no variable (after cancelling terms); only constraints on X_i or Y_j are supported",
                 location: location(mark))
         }
-        let outputs = merged.filter { $0.variable.isOutput }.count
+        var outputs = merged.filter { $0.variable.isOutput }.count
+        if let query, outputs < merged.count, outputs > 0 || merged.count > 1 {
+            // 2.0: inputs in anything but a bound by a constant are read through their
+            // passthrough copies at the end of the composed output.
+            merged = merged.map { term in
+                term.variable.isOutput ? term
+                    : (VariableRef(isOutput: true, index: query.passthroughBase + term.variable.index), term.coefficient)
+            }
+            merged.sort { $0.variable < $1.variable }
+            outputs = merged.count
+        }
         if outputs > 0 && outputs < merged.count {
             throw VNNLibError.unsupportedConstraint(
                 reason: "the comparison mixes inputs and outputs (X_i with Y_j); input constraints must bound one X_i by a constant, output constraints may only involve Y_j",
