@@ -68,6 +68,9 @@ public enum IRError: Error, LocalizedError, CustomStringConvertible, Equatable {
     case shapeMismatch(node: String, operation: String, detail: String)
     /// A value was used before being defined, or the graph is otherwise malformed.
     case malformed(String)
+    /// ``Network/composing(_:inputIndices:inputCount:passthrough:source:)`` was given
+    /// networks and indices that do not fit together.
+    case invalidComposition(String)
 
     public var errorDescription: String? { description }
 
@@ -77,6 +80,8 @@ public enum IRError: Error, LocalizedError, CustomStringConvertible, Equatable {
             "\(operation) node '\(node)': \(detail)"
         case let .malformed(detail):
             "malformed graph: \(detail)"
+        case let .invalidComposition(detail):
+            "cannot compose the networks: \(detail)"
         }
     }
 }

@@ -16,7 +16,8 @@ public struct Network: Sendable {
     public var outputName: String
     /// The source file's inputs (and outputs) in the graph's one flattened input (output):
     /// with several, their concatenation in file order, VNN-COMP's convention. One part
-    /// covering everything when the file has one.
+    /// covering everything when the file has one. Hidden tensors an ONNX model was loaded
+    /// with (`ONNXLoader.load(path:hiddenOutputs:)`) follow the outputs, one part each.
     public var inputParts: [TensorPart]
     public var outputParts: [TensorPart]
     /// For nodes whose constants the loader computed (and rounded) from stored parameters,
@@ -24,6 +25,11 @@ public struct Network: Sendable {
     /// constant of the graph is a stored number (or a constant subgraph ONNX itself
     /// evaluates in float). The certificate checker charges these errors.
     public var constantRadii: [Int: ConstantRadius] = [:]
+    /// Entries of the source file's graph inputs that are really constants: ONNX files (ACAS
+    /// Xu's, older exporters') may list weight initializers among `graph.input`. Their names
+    /// in file order; they are constants of the graph and take no part of ``inputParts``, so a
+    /// query binder must not map declared inputs to them. Empty for other formats.
+    public var initializerInputs: [String] = []
 
     public init(graph: Graph, source: String, format: String, sourceOperatorCounts: [String: Int],
                 parameterCount: Int, inputName: String? = nil, outputName: String? = nil) {
@@ -45,11 +51,21 @@ public struct TensorPart: Sendable, Equatable {
     public var name: String
     public var shape: [Int]
     public var offset: Int
+    /// The element type the source file gives the tensor, with VNN-LIB 2.0's (and the ONNX
+    /// IR's lower-case) names: "float32", "float64", "float16", "bfloat16", "int8" ... "int64",
+    /// "uint8" ... "uint64", "bool". The graph itself computes in real arithmetic (evaluated in
+    /// `Double`); the type tells a query binder what the declared tensor must be.
+    ///
+    /// The default, "float64", is what networks built in code and NNet files hold: an NNet
+    /// file declares no type, its weights are decimal text that `NNetLoader` and the
+    /// format's reference readers parse to binary64.
+    public var elementType: String
 
-    public init(name: String, shape: [Int], offset: Int) {
+    public init(name: String, shape: [Int], offset: Int, elementType: String = "float64") {
         self.name = name
         self.shape = shape
         self.offset = offset
+        self.elementType = elementType
     }
 }
 

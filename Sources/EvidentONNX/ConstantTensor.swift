@@ -117,6 +117,17 @@ func onnxDataTypeName(_ code: Int) -> String {
     return names[code] ?? "unknown data type \(code)"
 }
 
+/// VNN-LIB 2.0's name of an ONNX `TensorProto.DataType` (the ONNX IR's lower-case names:
+/// "float32" for FLOAT, "float64" for DOUBLE, ...), for ``TensorPart/elementType``.
+func elementTypeName(_ code: Int) -> String {
+    let names = [
+        1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64", 8: "string",
+        9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64", 14: "complex64", 15: "complex128",
+        16: "bfloat16",
+    ]
+    return names[code] ?? onnxDataTypeName(code).lowercased()
+}
+
 extension ConstantTensor {
     /// Decodes a stored tensor (`raw_data` in little-endian order, or the typed
     /// `float_data` / `double_data` / `int64_data` / `int32_data` fields).

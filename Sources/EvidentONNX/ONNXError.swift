@@ -32,6 +32,12 @@ public enum ONNXError: Error, LocalizedError, Equatable {
     case invalidNode(source: String, node: String, op: String, opset: Int, detail: String)
     /// The graph as a whole does not fit: wrong number of inputs or outputs, undefined values, ...
     case invalidGraph(source: String, detail: String)
+    /// A tensor asked for as a hidden output is no tensor of the model; `suggestions` holds up
+    /// to three names of the model close to it.
+    case unknownTensor(source: String, name: String, suggestions: [String])
+    /// A tensor asked for as a hidden output is a constant: an initializer (`initializer`), or
+    /// computed from constants at load time.
+    case constantTensor(source: String, name: String, initializer: Bool)
 
     /// The file the error concerns.
     public var source: String {
@@ -40,7 +46,8 @@ public enum ONNXError: Error, LocalizedError, Equatable {
              let .unsupportedOpset(source, _, _), let .unsupportedOperators(source, _, _),
              let .unsupportedAttribute(source, _, _, _, _, _), let .unsupportedUsage(source, _, _, _, _),
              let .unsupportedDataType(source, _, _), let .invalidTensor(source, _, _),
-             let .invalidNode(source, _, _, _, _), let .invalidGraph(source, _):
+             let .invalidNode(source, _, _, _, _), let .invalidGraph(source, _),
+             let .unknownTensor(source, _, _), let .constantTensor(source, _, _):
             source
         }
     }
@@ -84,6 +91,12 @@ public enum ONNXError: Error, LocalizedError, Equatable {
             return "\(source): \(nodeText(node, op, opset)): \(detail)"
         case let .invalidGraph(source, detail):
             return "\(source): \(detail)"
+        case let .unknownTensor(source, name, suggestions):
+            let close = suggestions.isEmpty ? "" : "; did you mean " + suggestions.map { "'\($0)'" }.joined(separator: ", ") + "?"
+            return "\(source): the model has no tensor named '\(name)' (asked for as a hidden output)\(close)"
+        case let .constantTensor(source, name, initializer):
+            let what = initializer ? "is an initializer, a stored constant," : "is computed from constants at load time,"
+            return "\(source): tensor '\(name)' \(what) not an activation, so it cannot be a hidden output"
         }
     }
 }

@@ -22,28 +22,52 @@ import SwiftProtobuf
 /// **Dynamic shapes.** A symbolic (named or unset) first dimension of an input of rank 2 or
 /// more is the batch dimension and is taken as 1: the graph is built for one example, and
 /// evaluation adds its own batch dimension in front. Any other symbolic dimension is an error.
+///
+/// **Hidden outputs.** `load(path:hiddenOutputs:)` also exposes named intermediate tensors
+/// (VNN-LIB 2.0's `declare-hidden`): the graph's flattened output is the graph outputs as
+/// without them, followed by each named tensor, flattened row-major, in the order given;
+/// ``Network/outputParts`` has one part per graph output, then one per hidden tensor (named
+/// after the ONNX tensor, a name asked for twice gets two parts). A hidden tensor's shape is
+/// the one the loader computes for one example, with the convention of the inputs: where the
+/// model's shape has a symbolic batch dimension, the part has a 1 there (a `value_info` shape
+/// `[N, 128]` gives the part `[1, 128]`). A graph input is a valid hidden tensor (its output
+/// part is a copy of the input); an initializer, or a tensor computed from constants at load
+/// time, is not: it throws. A hidden tensor is read by the graph output, so the IR passes
+/// (``Passes``) keep it and its meaning: no BatchNormalization is folded into the
+/// convolution whose output is hidden, for example.
+///
+/// **Element types.** ``TensorPart/elementType`` names (VNN-LIB 2.0's "float32", "float64",
+/// ...) the declared type of each graph input and output; for a hidden tensor its `value_info`
+/// type when the model has one, else the type that flows there: a node's output has the type
+/// of its first activation operand (ONNX operators constrain their operands and outputs to
+/// one type `T`), a `Cast`'s output its target type. Where neither is known (a graph output
+/// without a type), the first graph input's type.
 public enum ONNXLoader {
     /// The default-domain opsets the loader converts.
     public static let supportedOpsets: ClosedRange<Int> = 7...21
 
     /// Loads the ONNX model at `path`, plain or gzip-compressed (`x.onnx.gz`: content
-    /// starting with the gzip magic is decompressed, see ``InputFile/read(path:limit:)``).
+    /// starting with the gzip magic is decompressed, see ``InputFile/read(path:limit:)``),
+    /// with the tensors named in `hiddenOutputs` appended to the output (see "Hidden outputs"
+    /// above).
     /// - Throws: ``ONNXError`` (naming `path`) when the file cannot be read (corrupt or
-    ///   truncated gzip data included) or converted.
-    public static func load(path: String) throws -> Network {
+    ///   truncated gzip data included) or converted; ``ONNXError/unknownTensor(source:name:suggestions:)``
+    ///   and ``ONNXError/constantTensor(source:name:initializer:)`` for a hidden output that
+    ///   is no activation of the model.
+    public static func load(path: String, hiddenOutputs: [String] = []) throws -> Network {
         let data: Data
         do {
             data = try InputFile.readData(path: path)
         } catch let error as InputFileError {
             throw ONNXError.unreadableFile(source: path, reason: error.reason)
         }
-        return try load(data: data, source: path)
+        return try load(data: data, source: path, hiddenOutputs: hiddenOutputs)
     }
 
     /// Loads an ONNX model from its serialized bytes; `source` names it in errors and in
-    /// ``Network/source``.
+    /// ``Network/source``. `hiddenOutputs` as for ``load(path:hiddenOutputs:)``.
     /// - Throws: ``ONNXError`` when the bytes are not a model the loader can convert.
-    public static func load(data: Data, source: String) throws -> Network {
+    public static func load(data: Data, source: String, hiddenOutputs: [String] = []) throws -> Network {
         let model: Onnx_ModelProto
         do {
             model = try Onnx_ModelProto(serializedBytes: data)
@@ -57,7 +81,7 @@ public enum ONNXLoader {
             throw ONNXError.unsupportedIRVersion(source: source, version: Int(model.irVersion))
         }
         let opset = try defaultOpset(of: model, source: source)
-        return try GraphConverter.convert(model.graph, source: source, opset: opset)
+        return try GraphConverter.convert(model.graph, source: source, opset: opset, hiddenOutputs: hiddenOutputs)
     }
 
     /// The version of the default-domain (`""` or `"ai.onnx"`) opset the model imports.
@@ -97,6 +121,9 @@ struct GraphConverter {
     /// Rounding bounds of derived constants, keyed by the output value of the IR node that
     /// holds them (turned into node indices for ``Network/constantRadii`` after building).
     var constantRadii: [ValueID: ConstantRadius] = [:]
+    /// ONNX value name -> `TensorProto.DataType` code of each activation, as it flows from
+    /// the graph inputs (see "Element types" in ``ONNXLoader``).
+    var activationTypes: [String: Int] = [:]
 
     init(source: String, opset: Int, builder: GraphBuilder, usedNames: Set<String>) {
         self.source = source
@@ -105,7 +132,7 @@ struct GraphConverter {
         self.usedNames = usedNames
     }
 
-    static func convert(_ graph: Onnx_GraphProto, source: String, opset: Int) throws -> Network {
+    static func convert(_ graph: Onnx_GraphProto, source: String, opset: Int, hiddenOutputs: [String] = []) throws -> Network {
         func invalidGraph(_ detail: String) -> ONNXError { .invalidGraph(source: source, detail: detail) }
         guard graph.sparseInitializer.isEmpty else {
             throw invalidGraph("sparse initializers are not supported")
@@ -123,6 +150,7 @@ struct GraphConverter {
         }
 
         let activationInputs = graph.input.filter { constants[$0.name] == nil }
+        let initializerInputs = graph.input.map(\.name).filter { constants[$0] != nil }
         guard !activationInputs.isEmpty else { throw invalidGraph("the graph has no non-constant input") }
         guard !graph.output.isEmpty else { throw invalidGraph("the graph has no output") }
         for (names, what) in [(activationInputs.map(\.name), "input"), (graph.output.map(\.name), "output")] {
@@ -142,8 +170,10 @@ struct GraphConverter {
         let single = activationInputs.count == 1
         let inputName = activationInputs.map(\.name).joined(separator: ",")
 
+        try Self.requireTensors(hiddenOutputs, of: graph, constants: constants, source: source)
         var used = Set(graph.node.flatMap(\.input))
         for output in graph.output { used.insert(output.name) }
+        used.formUnion(hiddenOutputs)
         var converter = GraphConverter(source: source, opset: opset,
                                        builder: GraphBuilder(inputName: inputName, inputShape: single ? inputShapes[0] : [offset]),
                                        usedNames: used)
@@ -161,6 +191,13 @@ struct GraphConverter {
             }
             converter.slots[part.name] = .activation(value)
         }
+        for input in activationInputs {
+            if case .tensorType(let type)? = input.type.value { converter.activationTypes[input.name] = Int(type.elemType) }
+        }
+        let inputType = converter.activationTypes[activationInputs[0].name] ?? 1
+        for (k, part) in inputParts.enumerated() {
+            inputParts[k].elementType = elementTypeName(converter.activationTypes[part.name] ?? inputType)
+        }
 
         try Self.requireKnownOperators(graph.node, source: source, opset: opset)
         var operatorCounts = [String: Int]()
@@ -170,7 +207,8 @@ struct GraphConverter {
             try converter.convert(node, index: index)
         }
 
-        // Several outputs: their flattened concatenation in graph order.
+        // Several outputs: their flattened concatenation in graph order, then the hidden
+        // tensors in the order asked for.
         var outputValues = [ValueID](), outputParts = [TensorPart]()
         offset = 0
         for output in graph.output {
@@ -182,20 +220,50 @@ struct GraphConverter {
             }
             let shape = converter.builder.shape(of: value)
             try Self.checkDeclaredShape(of: output, computed: shape, source: source)
+            var type = converter.activationTypes[output.name] ?? inputType
+            if case .tensorType(let declared)? = output.type.value, declared.elemType != 0 { type = Int(declared.elemType) }
             outputValues.append(value)
-            outputParts.append(TensorPart(name: output.name, shape: shape, offset: offset))
+            outputParts.append(TensorPart(name: output.name, shape: shape, offset: offset, elementType: elementTypeName(type)))
+            offset += shape.elementCount
+        }
+        let valueInfo = hiddenOutputs.isEmpty ? [:] : Dictionary(graph.valueInfo.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        for name in hiddenOutputs {
+            guard let result = converter.slots[name] else {
+                throw invalidGraph("tensor '\(name)' (asked for as a hidden output) is an output the loader does not compute "
+                    + "(an optional or training-only output of its node)")
+            }
+            guard case .activation(let value) = result else {
+                throw ONNXError.constantTensor(source: source, name: name, initializer: false)
+            }
+            let shape = converter.builder.shape(of: value)
+            var type = converter.activationTypes[name] ?? inputType
+            if let info = valueInfo[name] {
+                try Self.checkDeclaredShape(of: info, computed: shape, source: source, role: "value_info")
+                if case .tensorType(let declared)? = info.type.value, declared.elemType != 0 { type = Int(declared.elemType) }
+            }
+            outputValues.append(value)
+            outputParts.append(TensorPart(name: name, shape: shape, offset: offset, elementType: elementTypeName(type)))
             offset += shape.elementCount
         }
         var outputValue = outputValues[0]
         let built: Graph
         do {
             if outputValues.count > 1 {
-                let flat = try zip(outputParts, outputValues).map { part, value in
-                    try converter.builder.add(.reshape([part.shape.elementCount]), inputs: [value],
-                                              name: "output:\(part.name)", outputName: "\(part.name)/flat")
+                var seen = [String: Int]()
+                let flat = try zip(outputParts, outputValues).enumerated().map { position, pair in
+                    let (part, value) = pair
+                    // Graph outputs have distinct names; a hidden tensor may be a graph output
+                    // too, or be asked for twice: its copies get names of their own.
+                    let hidden = position >= graph.output.count
+                    let repeats = seen[part.name, default: 0]
+                    seen[part.name] = repeats + 1
+                    let suffix = repeats == 0 ? "" : "#\(repeats)"
+                    return try converter.builder.add(.reshape([part.shape.elementCount]), inputs: [value],
+                                                     name: "\(hidden ? "hidden" : "output"):\(part.name)\(suffix)",
+                                                     outputName: "\(part.name)/\(hidden ? "hidden" : "flat")\(suffix)")
                 }
                 outputValue = try converter.builder.add(.concat(axis: 0), inputs: flat, name: "outputs",
-                                                        outputName: graph.output.map(\.name).joined(separator: ","))
+                                                        outputName: outputParts.map(\.name).joined(separator: ","))
             }
             built = try converter.builder.build(output: outputValue)
         } catch {
@@ -206,6 +274,7 @@ struct GraphConverter {
                               outputName: graph.output.map(\.name).joined(separator: ","))
         network.inputParts = inputParts
         network.outputParts = outputParts
+        network.initializerInputs = initializerInputs
         let producers = built.producers
         for (value, radius) in converter.constantRadii {
             if let node = producers[value] { network.constantRadii[node] = radius }
@@ -319,10 +388,56 @@ struct GraphConverter {
         return shape
     }
 
-    /// Throws when the graph output declares a shape that disagrees with the computed one
-    /// (symbolic and unset dimensions match anything): a cheap check that the conversion
-    /// reproduced the exporter's shapes.
-    private static func checkDeclaredShape(of output: Onnx_ValueInfoProto, computed: [Int], source: String) throws {
+    /// Throws unless every name in `hiddenOutputs` is a tensor of the graph (a graph input,
+    /// or a node output) that is not an initializer. Constants computed at load time are
+    /// only known after conversion (see `convert`).
+    static func requireTensors(_ hiddenOutputs: [String], of graph: Onnx_GraphProto,
+                               constants: [String: ConstantTensor], source: String) throws {
+        guard !hiddenOutputs.isEmpty else { return }
+        var names = Set(graph.input.map(\.name))
+        names.formUnion(constants.keys)
+        for node in graph.node { names.formUnion(node.output.filter { !$0.isEmpty }) }
+        for name in hiddenOutputs {
+            guard names.contains(name) else {
+                throw ONNXError.unknownTensor(source: source, name: name, suggestions: closeNames(to: name, among: names))
+            }
+            if constants[name] != nil { throw ONNXError.constantTensor(source: source, name: name, initializer: true) }
+        }
+    }
+
+    /// Up to three of `names` closest to `name`, closest first, then alphabetically: by edit
+    /// distance ignoring case, either at most a third of the name's length (at least 2; 1 for
+    /// names shorter than 4) or with `name` contained in the candidate (`bn` suggests `bn_out`).
+    static func closeNames(to name: String, among names: Set<String>) -> [String] {
+        let lowered = name.lowercased(), target = Array(lowered)
+        let limit = target.count < 4 ? 1 : max(2, target.count / 3)
+        func distance(_ other: [Character]) -> Int {
+            var previous = Array(0...other.count), current = previous
+            for (i, a) in target.enumerated() {
+                current[0] = i + 1
+                for (j, b) in other.enumerated() {
+                    current[j + 1] = min(previous[j + 1] + 1, current[j] + 1, previous[j] + (a == b ? 0 : 1))
+                }
+                swap(&previous, &current)
+            }
+            return previous[other.count]
+        }
+        let scored = names.compactMap { candidate -> (Int, String)? in
+            let lower = candidate.lowercased()
+            if !lowered.isEmpty && lower.contains(lowered) { return (distance(Array(lower)), candidate) }
+            // Lengths further apart than the limit cannot be close (and need no distance).
+            guard abs(lower.count - target.count) <= limit else { return nil }
+            let d = distance(Array(lower))
+            return d <= limit ? (d, candidate) : nil
+        }
+        return scored.sorted { $0 < $1 }.prefix(3).map(\.1)
+    }
+
+    /// Throws when a graph output (or a `value_info` entry, `role`) declares a shape that
+    /// disagrees with the computed one (symbolic and unset dimensions match anything): a cheap
+    /// check that the conversion reproduced the exporter's shapes.
+    private static func checkDeclaredShape(of output: Onnx_ValueInfoProto, computed: [Int], source: String,
+                                           role: String = "graph output") throws {
         guard case .tensorType(let tensorType)? = output.type.value, tensorType.hasShape else { return }
         let declared = tensorType.shape.dim
         let agrees = declared.count == computed.count && zip(declared, computed).allSatisfy { dim, size in
@@ -337,7 +452,7 @@ struct GraphConverter {
             case nil: "?"
             }
         }
-        throw ONNXError.invalidGraph(source: source, detail: "graph output '\(output.name)' is declared with shape [\(text.joined(separator: ", "))], but the loaded graph computes \(computed)")
+        throw ONNXError.invalidGraph(source: source, detail: "\(role) '\(output.name)' is declared with shape [\(text.joined(separator: ", "))], but the loaded graph computes \(computed)")
     }
 
     // MARK: Nodes
@@ -384,8 +499,16 @@ struct GraphConverter {
             results = [try convertOperator(call, &attributes)]
         }
         try attributes.finish()
+        // The element type of activation results: a Cast's target, else the type of the
+        // first activation operand (ONNX constrains operands and outputs to one type `T`).
+        let castTarget = node.opType == "Cast" ? node.attribute.first(where: { $0.name == "to" }).map { Int($0.i) } : nil
+        var operandType: Int? = nil
+        for (inputName, slot) in zip(node.input, operands) {
+            if case .activation? = slot { operandType = activationTypes[inputName]; break }
+        }
         for (position, result) in results.enumerated() where position < node.output.count && !node.output[position].isEmpty {
             if let result { slots[node.output[position]] = result }
+            if case .activation? = result, let type = castTarget ?? operandType { activationTypes[node.output[position]] = type }
         }
     }
 }

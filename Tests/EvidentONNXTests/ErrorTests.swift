@@ -16,6 +16,8 @@ func caseName(_ error: ONNXError) -> String {
     case .invalidTensor: "invalidTensor"
     case .invalidNode: "invalidNode"
     case .invalidGraph: "invalidGraph"
+    case .unknownTensor: "unknownTensor"
+    case .constantTensor: "constantTensor"
     }
 }
 
