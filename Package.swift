@@ -36,7 +36,7 @@ let package = Package(
                                .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 exclude: ["Generated/README.md"]),
         .target(name: "EvidentNNet", dependencies: ["EvidentIR", "EvidentIO"]),
-        .target(name: "EvidentVNNLib", dependencies: ["EvidentIO", "EvidentSoundArithmetic"]),
+        .target(name: "EvidentVNNLib", dependencies: ["EvidentIO", "EvidentIR", "EvidentSoundArithmetic"]),
         .target(name: "EvidentEval", dependencies: ["EvidentIR", "COpenBLAS"]),
         .target(name: "EvidentLP", dependencies: ["CGLPK", "EvidentIR", "EvidentSoundArithmetic"]),
         .target(name: "EvidentBounds", dependencies: ["EvidentIR", "EvidentEval"]),

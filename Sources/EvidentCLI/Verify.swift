@@ -19,13 +19,29 @@ struct Verify: ParsableCommand {
         --certificate writes the proof or witness certificate (evident check validates it).
         JSON keys: verdict, method, reason, margin, subdomains, seconds, checkSeconds, witness \
         ({input, output}), certificate (the path written, if any), certificateBytes.
+
+        VNN-LIB 2.0 queries, the standard's interface: evident verify QUERY --network NAME=MODEL ... \
+        [--timeout S], one --network per declared network not marked equal-to (a one-network \
+        query may also be given as evident verify MODEL QUERY). The networks are composed into \
+        one graph. Standard output is then only the verdict (sat, unsat, unknown or timed-out) \
+        and, for sat, the assignment of every declared tensor in declaration order (a line \
+        NAME TYPE [dims], then one value per line, row-major), unless --serialise-assignments \
+        DIR writes each tensor as DIR/NAME.pb (an ONNX TensorProto, DOUBLE for Real tensors); \
+        the details go to standard error. Docs/vnnlib.md says what 2.0 constructs mean.
         """)
 
-    @Argument(help: "The network (.onnx or .nnet, optionally .gz).")
-    var model: String
+    @Argument(help: ArgumentHelp("MODEL PROPERTY, or a VNN-LIB 2.0 QUERY alone with --network.",
+                                 valueName: "files"))
+    var files: [String]
 
-    @Argument(help: "The property (.vnnlib, optionally .gz).")
-    var property: String
+    @Option(name: .customLong("network"),
+            help: ArgumentHelp("A 2.0 query's network: its declared name and model file (repeat for each).",
+                               valueName: "name=model"))
+    var networks: [String] = []
+
+    @Option(help: ArgumentHelp("For a sat 2.0 query, write each declared tensor's value to DIR/NAME.pb (ONNX TensorProto) instead of standard output.",
+                               valueName: "dir"))
+    var serialiseAssignments: String?
 
     @Option(help: "Time limit in seconds for the whole run.")
     var timeout: Double = 300
@@ -73,22 +89,43 @@ struct Verify: ParsableCommand {
         var verdict = Verdict.unknown
         try reportingErrors {
             guard timeout > 0 && timeout.isFinite else { throw UsageError("--timeout must be a positive number of seconds") }
-            let network = try loadNetwork(path: model)
-            let spec = try loadProperty(path: property, for: network, maxMemory: maxMemory?.bytes)
-            let modelBinding = FileBinding(path: model, sha256: try InputFile.contentDigest(path: model))
-            let propertyBinding = FileBinding(path: property, sha256: try InputFile.contentDigest(path: property))
+            guard files.count == 1 || files.count == 2 else {
+                throw UsageError("expected MODEL PROPERTY, or a VNN-LIB 2.0 QUERY with --network NAME=MODEL")
+            }
+            var modelPaths: [String: String] = [:]
+            for argument in networks {
+                guard let equals = argument.firstIndex(of: "="), equals != argument.startIndex,
+                      argument.index(after: equals) != argument.endIndex else {
+                    throw UsageError("--network takes NAME=MODEL, got '\(argument)'")
+                }
+                let name = String(argument[..<equals])
+                guard modelPaths[name] == nil else { throw UsageError("--network \(name)=… is given twice") }
+                modelPaths[name] = String(argument[argument.index(after: equals)...])
+            }
+            let property = files.last!
+            let problem = try loadProblem(model: files.count == 2 ? files[0] : nil, property: property, networks: modelPaths,
+                                          maxMemory: maxMemory?.bytes)
             guard lpColumns >= 0 else { throw UsageError("--lp-columns must be 0 or more") }
+            if problem.query == nil, serialiseAssignments != nil {
+                throw UsageError("--serialise-assignments is for VNN-LIB 2.0 queries")
+            }
             var settings = VerifierSettings(timeout: timeout, lpColumns: lpColumns, clockStart: processStart,
                                             progress: progressReporter(always: progress))
             settings.memoryBudget = maxMemory?.bytes
-            let outcome = Verifier(network: network, property: spec, modelBinding: modelBinding,
-                                   propertyBinding: propertyBinding, settings: settings).run()
+            for note in problem.query?.notes ?? [] { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
+            let verifier = Verifier(network: problem.network, property: problem.property, modelBinding: problem.modelBinding,
+                                    propertyBinding: problem.propertyBinding, settings: settings)
+            verifier.networkBindings = problem.networkBindings
+            let outcome = verifier.run()
             verdict = outcome.verdict
             var written: (path: String, bytes: Int)? = nil
             if let certificatePath = certificate, var proof = outcome.certificate, outcome.verdict == .sat || outcome.verdict == .unsat {
                 let folder = (certificatePath as NSString).deletingLastPathComponent
-                proof.model.path = relativePath(of: model, from: folder)
+                proof.model.path = relativePath(of: problem.modelBinding.path, from: folder)
                 proof.property?.path = relativePath(of: property, from: folder)
+                for k in proof.networks.indices {
+                    proof.networks[k].file.path = relativePath(of: proof.networks[k].file.path, from: folder)
+                }
                 try OutputFile.writeAtomically(proof.encoded(), to: certificatePath)
                 written = (certificatePath, proof.encoded().count)
             }
@@ -106,6 +143,29 @@ struct Verify: ParsableCommand {
                                             checkSeconds: outcome.checkSeconds,
                                             witness: counterexample.map { WitnessJSON(input: $0.input, output: $0.outputs) },
                                             certificate: written?.path, certificateBytes: written?.bytes))
+            }
+            if let query = problem.query {
+                // The standard's interface: the verdict and the assignment on stdout, details on stderr.
+                print(outcome.verdict == .timeout ? "timed-out" : outcome.verdict.rawValue)
+                if outcome.verdict == .sat, let counterexample {
+                    let assignment = query.assignment(input: counterexample.input, output: counterexample.outputs)
+                    if let folder = serialiseAssignments {
+                        try serialise(assignment, to: folder)
+                    } else {
+                        var text = ""
+                        for (tensor, values) in assignment {
+                            text += "\(tensor.name) \(tensor.elementType) \(tensor.shapeText)\n"
+                            for value in values { text += "\(value)\n" }
+                        }
+                        print(text, terminator: "")
+                    }
+                }
+                var details = "\(outcome.verdict.rawValue) by \(outcome.method.isEmpty ? "-" : outcome.method)"
+                if let reason = outcome.reason { details += "; reason: \(reason)" }
+                details += "; subdomains: \(outcome.subdomains), time: \(String(format: "%.3f", outcome.seconds)) s"
+                if let written { details += "; certificate: \(written.path) (\(written.bytes) bytes)" }
+                FileHandle.standardError.write(Data((details + "\n").utf8))
+                return
             }
             print(outcome.verdict.rawValue)
             switch outcome.verdict {
@@ -128,6 +188,15 @@ struct Verify: ParsableCommand {
     /// Written atomically and flushed: a run killed mid-write leaves no partial file.
     func write(_ text: String, to path: String) throws {
         try OutputFile.writeAtomically(text, to: path)
+    }
+
+    /// The standard's serialised assignment: `folder/NAME.pb`, one ONNX TensorProto per tensor.
+    func serialise(_ assignment: [(tensor: DeclaredTensor, values: [Double])], to folder: String) throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for (tensor, values) in assignment {
+            let bytes = try ONNXTensorFile.serialized(name: tensor.name, shape: tensor.shape, values: values)
+            try OutputFile.writeAtomically(bytes, to: (folder as NSString).appendingPathComponent(tensor.name + ".pb"))
+        }
     }
 }
 

@@ -12,7 +12,17 @@ struct EvidentCommand: ParsableCommand {
         Every number Evident prints about a network is computed in Float64 from the weights \
         stored in the file. Run `evident help SUBCOMMAND` for details of each command.
         """,
-        subcommands: [Info.self, Eval.self, Bounds.self, Verify.self, Check.self, Eva.self, EvaBenchmark.self, CampaignCommand.self])
+        version: EvidentVerification.Evident.producer.replacingOccurrences(of: "evident ", with: ""),
+        subcommands: [Info.self, Eval.self, Bounds.self, Verify.self, Check.self, Eva.self, EvaBenchmark.self, CampaignCommand.self,
+                      Supports.self, VNNLibCommand.self])
+
+    @Flag(help: "Print the verifier's full name (the VNN-LIB standard's global option).")
+    var name = false
+
+    func run() throws {
+        guard name else { throw CleanExit.helpRequest(self) }
+        print("Evident")
+    }
 }
 
 /// Options shared by every subcommand.

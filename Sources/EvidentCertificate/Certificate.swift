@@ -14,8 +14,9 @@
 public enum CertificateFormat {
     /// The first eight bytes of every certificate.
     public static let magic: [UInt8] = Array("EVIDCERT".utf8)
-    /// The version of the layout this module writes; the reader accepts exactly this one.
-    public static let version: UInt32 = 1
+    /// The newest layout this module writes (2: with the networks of a VNN-LIB 2.0 query);
+    /// certificates without networks are written as version 1, and the reader accepts both.
+    public static let version: UInt32 = 2
     /// The relaxation slope a stored byte stands for.
     @inline(__always)
     public static func slope(_ byte: UInt8) -> Double { Double(byte) / 255 }
@@ -38,19 +39,36 @@ public struct FileBinding: Equatable, Sendable {
     public var hexDigest: String { sha256.map { String(format: "%02x", $0) }.joined() }
 }
 
+/// One model of a VNN-LIB 2.0 query: the declared network name and its file.
+public struct NetworkBinding: Equatable, Sendable {
+    public var name: String
+    public var file: FileBinding
+
+    public init(name: String, file: FileBinding) {
+        self.name = name
+        self.file = file
+    }
+}
+
 /// A certificate: bindings and one claim.
 public struct Certificate: Equatable, Sendable {
-    /// The network.
+    /// The network (for a VNN-LIB 2.0 query, the model of its first declared network).
     public var model: FileBinding
-    /// The property (`unsat` and `sat` claims always have one; bound claims may not).
+    /// The property (`unsat` and `sat` claims always have one; bound claims may not): a 1.0
+    /// property or a 2.0 query.
     public var property: FileBinding?
+    /// For a VNN-LIB 2.0 query with ``property``: every declared network that has a model
+    /// file (all but `equal-to` ones), in declaration order. The claim is about the network
+    /// composed from them as the query lays it out. Empty otherwise.
+    public var networks: [NetworkBinding] = []
     /// Who wrote it (informational, e.g. "evident 0.4"); the checker ignores it.
     public var producer: String
     public var claim: Claim
 
-    public init(model: FileBinding, property: FileBinding?, producer: String, claim: Claim) {
+    public init(model: FileBinding, property: FileBinding?, networks: [NetworkBinding] = [], producer: String, claim: Claim) {
         self.model = model
         self.property = property
+        self.networks = networks
         self.producer = producer
         self.claim = claim
     }

@@ -1,10 +1,11 @@
 import Foundation
 
-// The binary layout (version 1), little-endian throughout; Docs/certificates.md has the
-// same grammar with a worked example.
+// The binary layout (versions 1 and 2), little-endian throughout; Docs/certificates.md has
+// the same grammar with a worked example.
 //
-//   certificate := "EVIDCERT" u32:version binding u8:hasProperty [binding] string:producer
+//   certificate := "EVIDCERT" u32:version binding u8:hasProperty [binding] [networks] string:producer
 //                  u8:kind (0 unsat | 1 sat | 2 bounds) body
+//   networks    := u32:n { string:name binding }          (version 2 only: a VNN-LIB 2.0 query's models)
 //   binding     := string:path byte[32]:sha256
 //   string      := u32:n byte[n] (UTF-8)
 //   unsat       := u32:regions { u32:trees { layers u32:nodes { node } } }
@@ -52,7 +53,7 @@ public enum CertificateError: Error, LocalizedError, Equatable {
         case let .notACertificate(file):
             "\(file): not an Evident certificate (the file does not start with EVIDCERT)"
         case let .unsupportedVersion(file, version):
-            "\(file): certificate format version \(version) is not supported (this build reads version \(CertificateFormat.version))"
+            "\(file): certificate format version \(version) is not supported (this build reads versions 1 to \(CertificateFormat.version))"
         case let .truncated(file, offset, reading):
             "\(file): truncated at byte \(offset) while reading \(reading)"
         case let .malformed(file, offset, detail):
@@ -68,10 +69,19 @@ extension Certificate {
     public func encoded() -> [UInt8] {
         var w = ByteWriter()
         w.bytes(CertificateFormat.magic)
-        w.u32(CertificateFormat.version)
+        // Version 1 unless the certificate binds a 2.0 query's networks, so that certificates
+        // of 1.0 properties stay byte for byte what earlier builds wrote.
+        w.u32(networks.isEmpty ? 1 : CertificateFormat.version)
         w.binding(model)
         w.u8(property == nil ? 0 : 1)
         if let property { w.binding(property) }
+        if !networks.isEmpty {
+            w.u32(networks.count)
+            for network in networks {
+                w.string(network.name)
+                w.binding(network.file)
+            }
+        }
         w.string(producer)
         switch claim {
         case .unsat(let proof):
@@ -118,9 +128,19 @@ extension Certificate {
         }
         r.offset = 8
         let version = try r.u32("the format version")
-        guard version == CertificateFormat.version else { throw CertificateError.unsupportedVersion(file: source, version: version) }
+        guard version == 1 || version == CertificateFormat.version else {
+            throw CertificateError.unsupportedVersion(file: source, version: version)
+        }
         model = try r.binding("the model binding")
         property = try r.flag("the property flag") ? try r.binding("the property binding") : nil
+        networks = []
+        if version >= 2 {
+            let count = try r.count(minimumSize: 40, "the network count")
+            for _ in 0..<count {
+                let name = try r.string("a network name")
+                networks.append(NetworkBinding(name: name, file: try r.binding("a network's model binding")))
+            }
+        }
         producer = try r.string("the producer")
         let kindOffset = r.offset
         switch try r.u8("the claim kind") {

@@ -50,12 +50,14 @@ public struct CheckReport: Sendable {
 public enum CheckerError: Error, LocalizedError, Equatable {
     case unreadable(file: String, reason: String)
     case unknownModelType(file: String)
+    case hiddenTensorsNeedONNX(file: String)
     case missingProperty(certificate: String)
 
     public var errorDescription: String? {
         switch self {
         case let .unreadable(file, reason): "\(file): cannot be read (\(reason))"
         case let .unknownModelType(file): "\(file): unknown model type (expected .onnx or .nnet, optionally .gz)"
+        case let .hiddenTensorsNeedONNX(file): "\(file): the query declares hidden tensors of this network, which only ONNX models name"
         case let .missingProperty(certificate):
             "\(certificate): the certificate binds no property file and none was given (use --property)"
         }
@@ -81,6 +83,7 @@ public enum Checker {
     ///   (an unreadable certificate included); a certificate that does not prove its claim is
     ///   a report with `valid == false`.
     public static func check(certificatePath: String, modelPath: String? = nil, propertyPath: String? = nil,
+                             networkPaths: [String: String] = [:],
                              progress: ((String) -> Void)? = nil) throws -> CheckReport {
         let certificate = try Certificate(path: certificatePath)
         let folder = (certificatePath as NSString).deletingLastPathComponent
@@ -88,40 +91,89 @@ public enum Checker {
             if recorded.hasPrefix("/") || folder.isEmpty { return recorded }
             return (folder as NSString).appendingPathComponent(recorded)
         }
-        let model = modelPath ?? resolve(certificate.model.path)
-        let modelDigest = try ContentDigest.of(path: model)
-        let network = try loadNetwork(path: model)
-        var property: Property? = nil
-        var propertyDigest: [UInt8]? = nil
-        if let path = propertyPath ?? certificate.property.map({ resolve($0.path) }) {
-            propertyDigest = try ContentDigest.of(path: path)
-            property = try VNNLibParser.parse(path: path)
-        } else if certificate.claim.kind != "bounds" {
-            throw CheckerError.missingProperty(certificate: certificatePath)
-        }
-        var report = check(certificate, network: network, modelDigest: modelDigest, property: property,
+        var report: CheckReport
+        var given: [String: String] = [:]
+        if !certificate.networks.isEmpty {
+            // A VNN-LIB 2.0 query: its models, composed as the query lays them out.
+            guard let binding = certificate.property else { throw CheckerError.missingProperty(certificate: certificatePath) }
+            let queryPath = propertyPath ?? resolve(binding.path)
+            let propertyDigest = try ContentDigest.of(path: queryPath)
+            guard case .query(let query) = try VNNLibParser.parseDocument(path: queryPath) else {
+                return CheckReport(valid: false, reason: "the certificate binds the networks of a VNN-LIB 2.0 query but \(queryPath) is a 1.0 property",
+                                   claim: certificate.claim.kind, statistics: CheckStatistics())
+            }
+            for network in certificate.networks { given[network.name] = networkPaths[network.name] ?? resolve(network.file.path) }
+            if let modelPath, let first = certificate.networks.first { given[first.name] = modelPath }
+            let (bound, digests) = try bindQuery(query, modelPaths: given)
+            report = check(certificate, network: bound.network, modelDigest: digests[certificate.networks[0].name]!,
+                           property: bound.property, propertyDigest: propertyDigest, networkDigests: digests, progress: progress)
+        } else {
+            let model = modelPath ?? resolve(certificate.model.path)
+            given[""] = model
+            let modelDigest = try ContentDigest.of(path: model)
+            let network = try loadNetwork(path: model)
+            var property: Property? = nil
+            var propertyDigest: [UInt8]? = nil
+            if let path = propertyPath ?? certificate.property.map({ resolve($0.path) }) {
+                propertyDigest = try ContentDigest.of(path: path)
+                property = try VNNLibParser.parse(path: path)
+            } else if certificate.claim.kind != "bounds" {
+                throw CheckerError.missingProperty(certificate: certificatePath)
+            }
+            report = check(certificate, network: network, modelDigest: modelDigest, property: property,
                            propertyDigest: propertyDigest, progress: progress)
+        }
         if !report.valid, let reason = report.reason, reason.hasPrefix("stale") {
-            report.reason = reason.replacingOccurrences(of: "the model file", with: model)
-                .replacingOccurrences(of: "the property file", with: propertyPath ?? certificate.property?.path ?? "")
+            var text = reason.replacingOccurrences(of: "the property file", with: propertyPath ?? certificate.property?.path ?? "")
+            if let model = given[""] { text = text.replacingOccurrences(of: "the model file", with: model) }
+            for (name, path) in given where !name.isEmpty {
+                text = text.replacingOccurrences(of: "the model file of network '\(name)'", with: path)
+            }
+            report.reason = text
         }
         return report
     }
 
+    /// Loads the models of a VNN-LIB 2.0 query (`modelPaths`: declared name → file, one per
+    /// ``VNNLibQuery/modelNetworkNames``), each with the query's hidden tensors as extra
+    /// outputs, and binds the query to them (``VNNLibQuery/bind(models:)``). Returns the
+    /// bound query and the SHA-256 of each model file by declared name.
+    ///
+    /// - Throws: ``VNNLibError`` for a query that does not fit its models, the loaders'
+    ///   errors for unreadable models.
+    public static func bindQuery(_ query: VNNLibQuery, modelPaths: [String: String]) throws
+        -> (bound: BoundQuery, digests: [String: [UInt8]]) {
+        try query.checkNetworkArguments(Array(modelPaths.keys))
+        var models: [String: Network] = [:]
+        var digests: [String: [UInt8]] = [:]
+        for name in query.modelNetworkNames {
+            let path = modelPaths[name]!
+            digests[name] = try ContentDigest.of(path: path)
+            models[name] = try loadNetwork(path: path, hiddenOutputs: query.hiddenTensorNames(ofModel: name))
+        }
+        return (try query.bind(models: models), digests)
+    }
+
     /// Loads a network by extension (`.onnx`, `.nnet`, each optionally `.gz`).
-    static func loadNetwork(path: String) throws -> Network {
+    static func loadNetwork(path: String, hiddenOutputs: [String] = []) throws -> Network {
         var name = (path as NSString).lastPathComponent.lowercased()
         if name.hasSuffix(".gz") { name.removeLast(3) }
-        if name.hasSuffix(".onnx") { return try ONNXLoader.load(path: path) }
-        if name.hasSuffix(".nnet") { return try NNetLoader.load(path: path).network }
+        if name.hasSuffix(".onnx") { return try ONNXLoader.load(path: path, hiddenOutputs: hiddenOutputs) }
+        if name.hasSuffix(".nnet") {
+            guard hiddenOutputs.isEmpty else { throw CheckerError.hiddenTensorsNeedONNX(file: path) }
+            return try NNetLoader.load(path: path).network
+        }
         throw CheckerError.unknownModelType(file: path)
     }
 
     /// Checks a certificate against a network and property already in memory, given the
     /// digests of the files they came from (the verifier calls this before it prints a
     /// verdict). Never throws: every problem is a reason in the report.
+    /// For a 2.0 query's certificate, `network` is the composed network and
+    /// `networkDigests` the digest of each model file by declared name.
     public static func check(_ certificate: Certificate, network: Network, modelDigest: [UInt8], property: Property?,
-                             propertyDigest: [UInt8]?, progress: ((String) -> Void)?) -> CheckReport {
+                             propertyDigest: [UInt8]?, networkDigests: [String: [UInt8]] = [:],
+                             progress: ((String) -> Void)?) -> CheckReport {
         let start = Date()
         var statistics = CheckStatistics()
         func report(_ failure: CheckFailure?) -> CheckReport {
@@ -132,6 +184,15 @@ public enum Checker {
         guard certificate.model.sha256 == modelDigest else {
             return report(CheckFailure("stale model: the model file has SHA-256 \(hex(modelDigest)), the certificate binds "
                                        + "\(certificate.model.hexDigest) (\(certificate.model.path))"))
+        }
+        for binding in certificate.networks {
+            guard let digest = networkDigests[binding.name] else {
+                return report(CheckFailure("the certificate binds network '\(binding.name)' (\(binding.file.path)) but no model was given for it"))
+            }
+            guard digest == binding.file.sha256 else {
+                return report(CheckFailure("stale model: the model file of network '\(binding.name)' has SHA-256 \(hex(digest)), "
+                                           + "the certificate binds \(binding.file.hexDigest) (\(binding.file.path))"))
+            }
         }
         if let binding = certificate.property {
             guard let propertyDigest, property != nil else {

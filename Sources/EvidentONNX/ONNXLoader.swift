@@ -46,6 +46,10 @@ public enum ONNXLoader {
     /// The default-domain opsets the loader converts.
     public static let supportedOpsets: ClosedRange<Int> = 7...21
 
+    /// The default-domain operators the loader reads (some only in certain forms; see
+    /// `Docs/Operators.md`), sorted.
+    public static var operators: [String] { GraphConverter.knownOperators.sorted() }
+
     /// Loads the ONNX model at `path`, plain or gzip-compressed (`x.onnx.gz`: content
     /// starting with the gzip magic is decompressed, see ``InputFile/read(path:limit:)``),
     /// with the tensors named in `hiddenOutputs` appended to the output (see "Hidden outputs"

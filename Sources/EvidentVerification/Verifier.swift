@@ -73,6 +73,9 @@ public final class Verifier: @unchecked Sendable {
     public let property: Property
     public let modelBinding: FileBinding
     public let propertyBinding: FileBinding
+    /// For a VNN-LIB 2.0 query: the model file of each declared network (the certificate
+    /// binds them; ``network`` is their composition). Empty for a 1.0 property.
+    public var networkBindings: [NetworkBinding] = []
     public let settings: VerifierSettings
     let propagator: BoundPropagator
     let attack: Attack
@@ -147,8 +150,8 @@ public final class Verifier: @unchecked Sendable {
         /// Builds the certificate of `claim`, runs the checker on it and records both; `nil`
         /// when the check did not finish in time.
         func check(_ claim: Claim, method: String) -> CheckReport? {
-            let certificate = Certificate(model: modelBinding, property: propertyBinding, producer: Evident.producer,
-                                          claim: claim)
+            let certificate = Certificate(model: modelBinding, property: propertyBinding, networks: networkBindings,
+                                          producer: Evident.producer, claim: claim)
             let t0 = DispatchTime.now().uptimeNanoseconds
             // The check runs on its own thread and gets until half a second past the time
             // limit; a check still running then leaves the answer at `timeout` (the thread
@@ -156,9 +159,11 @@ public final class Verifier: @unchecked Sendable {
             final class Box: @unchecked Sendable { var report: CheckReport? }
             let box = Box(), done = DispatchSemaphore(value: 0)
             let (network, property, model, propertyDigest) = (network, property, modelBinding.sha256, propertyBinding.sha256)
-            DispatchQueue.global().async {
+            var digests: [String: [UInt8]] = [:]
+            for binding in networkBindings { digests[binding.name] = binding.file.sha256 }
+            DispatchQueue.global().async { [digests] in
                 box.report = Checker.check(certificate, network: network, modelDigest: model, property: property,
-                                           propertyDigest: propertyDigest, progress: nil)
+                                           propertyDigest: propertyDigest, networkDigests: digests, progress: nil)
                 done.signal()
             }
             let finished = done.wait(timeout: DispatchTime(uptimeNanoseconds: limit + 500_000_000)) == .success

@@ -44,9 +44,26 @@ import Testing
         #expect(throws: CertificateError.trailingBytes(file: "t", offset: bytes.count, count: 1)) {
             try Certificate(decoding: bytes + [0], source: "t")
         }
+        bytes[8] = 3
+        #expect(throws: CertificateError.unsupportedVersion(file: "t", version: 3)) { try Certificate(decoding: bytes, source: "t") }
+        // Version 2 expects the network list after the property binding: this version-1 body is malformed as 2.
         bytes[8] = 2
-        #expect(throws: CertificateError.unsupportedVersion(file: "t", version: 2)) { try Certificate(decoding: bytes, source: "t") }
+        #expect(throws: CertificateError.self) { try Certificate(decoding: bytes, source: "t") }
         #expect(throws: CertificateError.notACertificate(file: "t")) { try Certificate(decoding: Array("hello world".utf8), source: "t") }
+    }
+
+    /// A 2.0 query's networks round-trip (version 2); without networks the bytes are version 1.
+    @Test func networksRoundTripAsVersionTwo() throws {
+        #expect(Self.unsat.encoded()[8] == 1)
+        var certificate = Self.unsat
+        certificate.networks = [NetworkBinding(name: "f", file: FileBinding(path: "f.onnx", sha256: [UInt8](repeating: 7, count: 32))),
+                                NetworkBinding(name: "g", file: FileBinding(path: "g.onnx", sha256: [UInt8](repeating: 9, count: 32)))]
+        let bytes = certificate.encoded()
+        #expect(bytes[8] == 2)
+        #expect(try Certificate(decoding: bytes, source: "t") == certificate)
+        for length in 0..<bytes.count {
+            #expect(throws: CertificateError.self) { try Certificate(decoding: Array(bytes[0..<length]), source: "t") }
+        }
     }
 
     @Test func rejectsCountsLargerThanTheFile() throws {
