@@ -14,7 +14,10 @@ struct Check: ParsableCommand {
         search. See Docs/certificates.md.
         The model and property are the files the certificate records (relative to its folder) \
         unless --model or --property name others; their SHA-256 must match the certificate's \
-        bindings, so a changed file makes the certificate invalid ("stale model: ...").
+        bindings, so a changed file makes the certificate invalid ("stale model: ..."). A \
+        certificate of a VNN-LIB 2.0 query binds the query and every declared network's model; \
+        --network NAME=MODEL checks against another file for one of them, and the checker \
+        composes the networks again from the query.
         Single certificate: the first line of standard output is `valid` or `invalid: REASON`; \
         the lines after it give the claim and statistics. Exit codes: 0 valid, 1 invalid, 2 a \
         file could not be read or parsed.
@@ -40,6 +43,10 @@ struct Check: ParsableCommand {
 
     @Option(help: "The property to check against (default: the path recorded in the certificate).")
     var property: String?
+
+    @Option(name: .customLong("network"),
+            help: ArgumentHelp("For a 2.0 query's certificate: a declared network and the model to check against.", valueName: "name=model"))
+    var networks: [String] = []
 
     @Option(help: "Manifest mode: write a JUnit XML report here.")
     var junit: String?
@@ -82,8 +89,8 @@ struct Check: ParsableCommand {
     func validate() throws {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            if model != nil || property != nil {
-                throw UsageError("--model and --property apply to a single certificate, not to a manifest folder")
+            if model != nil || property != nil || !networks.isEmpty {
+                throw UsageError("--model, --property and --network apply to a single certificate, not to a manifest folder")
             }
         } else if junit != nil {
             throw UsageError("--junit applies to manifest mode (PATH must be a folder holding manifest.csv)")
@@ -99,6 +106,7 @@ struct Check: ParsableCommand {
         var valid = false
         try reportingErrors {
             let report = try EvidentChecker.Checker.check(certificatePath: path, modelPath: model, propertyPath: property,
+                                                          networkPaths: try networkArguments(networks),
                                                           progress: progressReporter(always: progress))
             valid = report.valid
             if output.json {
