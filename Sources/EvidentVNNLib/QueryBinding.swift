@@ -113,7 +113,13 @@ extension VNNLibQuery {
         var inputIndices: [[Int]] = []
         // Declared output slot -> index in the composed output.
         var outputMap = [Int](repeating: -1, count: declaredOutputCount + passthrough.count)
-        var outputNames = [String](repeating: "", count: declaredOutputCount + passthrough.count)
+        // A model shared by several declarations (equal-to) carries the hidden tensors of all
+        // of them, so the composed output may hold elements no declaration names.
+        let producedOutputs = networks.reduce(0) { total, network in
+            let model = models[modelOwner(of: network.name)]!
+            return total + model.graph.values[model.graph.output].count
+        }
+        var outputNames = [String](repeating: "(not declared)", count: producedOutputs + passthrough.count)
         var outputBase = 0
         for network in networks {
             let owner = modelOwner(of: network.name)
@@ -167,8 +173,6 @@ extension VNNLibQuery {
             outputNames[outputBase + k] = "passthrough " + tensor.elementName(slot - tensor.offset)
         }
         let composedOutputs = outputBase + passthrough.count
-        // A composed output nothing declares (a model output the query leaves unnamed) keeps
-        // an empty name; bind refuses that case in `match`, so none remains.
         let identityInputs = inputIndices.count == 1 && inputIndices[0] == Array(0..<property.inputCount)
         let identityOutputs = outputMap == Array(0..<outputMap.count) && composedOutputs == outputMap.count
         let network: Network

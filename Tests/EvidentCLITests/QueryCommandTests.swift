@@ -167,6 +167,16 @@ import Testing
         #expect(refuted.standardOutput == "unsat\n", "\(refuted)")
         let check = try CLI.run("check", proof)
         #expect(check.standardOutput.hasPrefix("valid\n"), "\(check)")
+        // An equal-to copy shares the model, hidden outputs included, on its own input.
+        var copy = Self.hiddenQuery("(assert (>= H[0,1,2,2] 0.0))").replacingOccurrences(
+            of: "(declare-output Y Real [1,4]))", with: "(declare-output Y Real [1,4]))\n(declare-network m (equal-to n) (declare-input U Real [1,2,5,5]) (declare-output Z Real [1,4]))")
+        copy += (0..<50).map { "(assert (and (>= U[0,\($0 / 25),\($0 / 5 % 5),\($0 % 5)] -1.0) (<= U[0,\($0 / 25),\($0 / 5 % 5),\($0 % 5)] 1.0)))" }
+            .joined(separator: "\n") + "\n(assert (or (> Y[0,0] Z[0,0]) (!= Y[0,1] Z[0,1])))\n"
+        let pair = try folder.write("pair.vnnlib", copy)
+        let pairProof = folder.url.appendingPathComponent("pair.proof").path
+        let paired = try CLI.run("verify", pair, "--network", "n=\(Self.hiddenModel)", "--timeout", "60", "--certificate", pairProof)
+        #expect(paired.standardOutput.hasPrefix("sat\nX Real [1,2,5,5]\n"), "\(paired)")
+        #expect(try CLI.run("check", pairProof).standardOutput.hasPrefix("valid\n"))
         // A name the model does not have.
         let wrong = try folder.write("wrong.vnnlib", Self.hiddenQuery("(assert (>= H[0,1,2,2] 0.0))").replacingOccurrences(of: "\"relu_out\"", with: "\"relu_ou\""))
         let refused = try CLI.run("verify", wrong, "--network", "n=\(Self.hiddenModel)")
