@@ -39,7 +39,12 @@ public enum VNNLibConversion {
         try rewrite(text, into: &result, keeping: { $0 != "declare-const" }) { token, text in
             switch token.kind {
             case .number:
-                return plainDecimal(text)
+                guard let plain = plainDecimal(text) else {
+                    throw VNNLibError.unsupportedConstraint(
+                        reason: "'\(text)' takes more than \(maximumDigits) digits without an exponent, and VNN-LIB 2.0 has no exponent notation",
+                        location: VNNLibLocation(file: source, line: Int(token.mark.line), column: Int(token.mark.column)))
+                }
+                return plain
             case .symbol:
                 if text.count >= 3, text.dropFirst().first == "_", let index = Int(text.dropFirst(2)) {
                     if text.hasPrefix("X_") { return input.elementName(index) }
@@ -129,9 +134,15 @@ public enum VNNLibConversion {
         }
     }
 
+    /// The most digits a converted number may take: every binary64 number needs fewer than
+    /// 800 significant digits and 330 leading zeros, so only a decimal far outside the double
+    /// range (whose enclosure is a tiny interval around 0, or which the parser refuses) is
+    /// longer, and it is refused rather than rounded.
+    static let maximumDigits = 4096
+
     /// The decimal `text` (`1.5e-3`, `.5`, `+2`, `5.`) in 2.0's form `-?digits(.digits)?`,
-    /// with exactly its value.
-    static func plainDecimal(_ text: String) -> String {
+    /// with exactly its value; nil when that takes more than ``maximumDigits`` digits.
+    static func plainDecimal(_ text: String) -> String? {
         var body = Substring(text)
         var negative = false
         if body.first == "+" || body.first == "-" {
@@ -140,11 +151,23 @@ public enum VNNLibConversion {
         }
         var exponent = 0
         if let e = body.firstIndex(where: { $0 == "e" || $0 == "E" }) {
-            exponent = Int(body[body.index(after: e)...]) ?? 0
+            var digits = body[body.index(after: e)...]
+            let negativeExponent = digits.first == "-"
+            if digits.first == "-" || digits.first == "+" { digits = digits.dropFirst() }
+            // Saturates: an exponent beyond the digit limit is refused below anyway.
+            for digit in digits {
+                guard let d = digit.wholeNumberValue else { return nil }
+                exponent = Swift.min(exponent * 10 + d, 10 * maximumDigits)
+            }
+            if negativeExponent { exponent = -exponent }
             body = body[..<e]
         }
         var integer = String(body.prefix { $0 != "." })
         var fraction = body.contains(".") ? String(body[body.index(after: body.firstIndex(of: ".")!)...]) : ""
+        integer = String(integer.drop { $0 == "0" })
+        while fraction.last == "0" { fraction.removeLast() }
+        if integer.isEmpty && fraction.isEmpty { return "0" }
+        guard integer.count + fraction.count + abs(exponent) <= maximumDigits else { return nil }
         if exponent > 0 {
             let moved = min(exponent, fraction.count)
             integer += fraction.prefix(moved)

@@ -47,6 +47,8 @@ struct QueryDeclarations {
         "uint4", "uint8", "uint16", "uint32", "uint64", "bool", "complex64", "complex128", "float8e4m3fn",
         "float8e4m3fnuz", "float8e5m2", "float8e5m2fnuz", "float4e2m1", "string",
     ]
+    /// The grammar's keywords that have a name's form (`grammar.cf` makes them tokens).
+    static let reservedWords: Set<String> = ["and", "or", "assert"]
     /// The largest element count of one tensor, and of all declared slots together.
     static let maximumElements = 1 << 28
 }
@@ -174,6 +176,10 @@ extension Parser {
             throw VNNLibError.syntax(
                 message: "'\(name)' is not a VNN-LIB 2.0 name: names start with a letter and hold letters, digits and '_'",
                 location: location(mark))
+        }
+        guard !QueryDeclarations.reservedWords.contains(name) else {
+            throw VNNLibError.syntax(message: "'\(name)' is a keyword of VNN-LIB 2.0 and cannot name a network or tensor",
+                                     location: location(mark))
         }
         if let first = query!.names[name] {
             throw VNNLibError.duplicateName(name: name, firstDeclaration: first, location: location(mark))

@@ -2,7 +2,11 @@ import EvidentIO
 import EvidentSoundArithmetic
 import Foundation
 
-/// Reads VNN-LIB properties (the SMT-LIB subset used by VNN-COMP) into ``Property``.
+/// Reads VNN-LIB properties (the SMT-LIB subset used by VNN-COMP) into ``Property``, and
+/// VNN-LIB 2.0 queries (first command `(vnnlib-version <2.0>)`) into ``VNNLibQuery``
+/// (``parseDocument(path:memoryBudget:)``; the 2.0 language and its layout are described in
+/// Query.swift, QueryParser.swift and `Docs/vnnlib.md`). What follows is the 1.0 language;
+/// 2.0 shares its formulas, terms, normal form and rounding.
 ///
 /// ## Accepted language
 /// - Commands `(declare-const X_i Real)`, `(declare-const Y_j Real)` and
@@ -11,7 +15,8 @@ import Foundation
 ///   run from 0 without gaps (`X_01` style leading zeros are rejected; indices
 ///   are below 2^24).
 /// - Formulas: `(and f …)`, `(or f …)` (one or more operands, nested freely)
-///   and comparisons `(<= a b)`, `(>= a b)`, `(< a b)`, `(> a b)`, `(= a b)`;
+///   and comparisons `(<= a b)`, `(>= a b)`, `(< a b)`, `(> a b)`, `(= a b)` (also
+///   written `==`, as 2.0 does), and `(!= a b)`, read as `(or (< a b) (> a b))`;
 ///   chains such as `(<= a b c)` mean `a ≤ b ∧ b ≤ c`, as in SMT-LIB.
 /// - **Strict comparisons are read as their closures**: `(< a b)` is taken as
 ///   `a ≤ b`. The parsed unsafe set is then the closure of the file's, a

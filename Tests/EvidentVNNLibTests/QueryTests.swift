@@ -237,7 +237,28 @@ import Testing
             (declare-network n (declare-input X decimal [2]) (declare-output Y Real [1]))
             """, line: 2, column: 37, "unsupported sort 'decimal'")
         expectError(Self.small, line: 6, column: 1, "the query has no assertion")
+        expectError("(vnnlib-version <2.0>)\n(declare-network n (declare-input or Real [1]) (declare-output Y Real [1]))",
+                    line: 2, column: 35, "'or' is a keyword of VNN-LIB 2.0")
         expectError(Self.small + "(declare-const X_0 Real)", line: 6, column: 2, "declare-const is VNN-LIB 1.0")
+    }
+
+    /// Numbers keep their exact decimal value through conversion; one that would need more
+    /// digits than any double does is refused, never rounded.
+    @Test func conversionWritesExactDecimals() throws {
+        let header = "(declare-const X_0 Real)\n(declare-const Y_0 Real)\n(assert (>= X_0 -1.5e-3))\n(assert (<= Y_0 0))\n"
+        for (literal, plain) in [("2E+4", "20000"), (".5", "0.5"), ("5.", "5"), ("+3", "3"), ("-0.0", "0"), ("1.25e1", "12.5"),
+                                 ("123.456e-5", "0.00123456"), ("0e99999999999999999999", "0"), ("7e-320", "0." + String(repeating: "0", count: 319) + "7")] {
+            let text = header + "(assert (<= X_0 \(literal)))\n"
+            let converted = try VNNLibConversion.versionTwo(of: text, inputShape: [1], outputShape: [1])
+            #expect(converted.contains("(assert (<= X[0] \(plain)))"), "\(literal)")
+            #expect(converted.contains("(assert (>= X[0] -0.0015))"))
+            guard case .query(let query) = try VNNLibParser.parseDocument(text: converted) else { Issue.record("not a query"); continue }
+            #expect(query.property.regions == (try VNNLibParser.parse(text: text)).regions, "\(literal)")
+        }
+        for literal in ["1e-99999999999999999999", "1e-9223372036854775808", "1e-99999999999"] {
+            let text = header + "(assert (<= X_0 \(literal)))\n"
+            #expect(throws: VNNLibError.self) { try VNNLibConversion.versionTwo(of: text, inputShape: [1], outputShape: [1]) }
+        }
     }
 
     /// A 1.0 file is read as before, and meets 2.0 constructs with a message, not a crash.
