@@ -2,22 +2,23 @@
 # Fuzz one of Evident's untrusted-input readers with libFuzzer.
 #
 #   scripts/fuzz.sh TARGET SECONDS [extra libFuzzer flags]
-#   TARGET: onnx | nnet | vnnlib | png | certificate
+#   TARGET: onnx | nnet | vnnlib | vnnlib2 | png | certificate
 #
 # Builds `evident-fuzz` with `-sanitize=fuzzer,address` into .build-fuzz (about 8 minutes the
 # first time), seeds a corpus in .build-fuzz/corpus/TARGET from the repository's own files and,
-# when present, ../shared/benchmarks, then fuzzes for SECONDS on one core. Crashes, timeouts and
-# out-of-memory inputs land in .build-fuzz/artifacts/TARGET/; each run appends a line with its
-# executions to .build-fuzz/fuzz-log.csv. Replay a finding without the fuzzer:
+# when present, ../shared/benchmarks (for vnnlib2, the 2.0 conversions of those 1.0 properties by
+# a built `evident vnnlib convert`, when there is one), then fuzzes for SECONDS on one core.
+# Crashes, timeouts and out-of-memory inputs land in .build-fuzz/artifacts/TARGET/; each run
+# appends a line with its executions to .build-fuzz/fuzz-log.csv. Replay a finding without the fuzzer:
 #   swift run evident-fuzz TARGET FILE
 # and keep it as a regression test in Tests/EvidentFuzzingTests/Fixtures/TARGET/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: scripts/fuzz.sh onnx|nnet|vnnlib|png|certificate SECONDS [libFuzzer flags]" >&2; exit 2; }
+usage() { echo "usage: scripts/fuzz.sh onnx|nnet|vnnlib|vnnlib2|png|certificate SECONDS [libFuzzer flags]" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 target=$1; seconds=$2; shift 2
-case "$target" in onnx|nnet|vnnlib|png|certificate) ;; *) usage ;; esac
+case "$target" in onnx|nnet|vnnlib|vnnlib2|png|certificate) ;; *) usage ;; esac
 [[ "$seconds" =~ ^[0-9]+$ ]] || usage
 
 # The Swift toolchain's ld.lld: the default gold linker fails on the sanitizer build.
@@ -39,6 +40,25 @@ case "$target" in
   nnet)        seed Tests/EvidentFuzzingTests/Fixtures/nnet/* "$shared"/acasxu/nnet/ACASXU_experimental_v2a_1_1.nnet
                maxlen=65536 ;;
   vnnlib)      seed Specs/*.vnnlib Tests/*/Fixtures/*.vnnlib "$shared"/test/*.vnnlib "$shared"/acasxu/*.vnnlib
+               maxlen=16384 ;;
+  vnnlib2)    # 2.0 queries in the shapes of the properties' models (4-D image and ACAS Xu
+               # inputs); the hand-written queries covering every construct are the fixtures.
+               evident=$(ls -t .build/release/evident .build/debug/evident 2>/dev/null | head -1 || true)
+               convert() {  # MODEL PROPERTY...
+                 local model=$1; shift
+                 [ -n "$evident" ] && [ -f "$model" ] || return 0
+                 for f in "$@"; do
+                   out="$corpus/seed-2.0-$(basename "$(dirname "$f")")-$(basename "$f")"
+                   [ -f "$f" ] && [ ! -f "$out" ] && { "$evident" vnnlib convert "$f" "$out" --model "$model" </dev/null >/dev/null || true; }
+                 done
+                 return 0
+               }
+               [ -n "$evident" ] || echo "fuzz vnnlib2: no .build/*/evident, so no 2.0 conversions of the 1.0 properties are seeded" >&2
+               convert Networks/digits_resnet/digits_resnet.onnx Specs/digits_resnet_img2_eps0.01.vnnlib Specs/digits_resnet_img866_eps0.1.vnnlib
+               convert "$shared"/acasxu/ACASXU_run2a_1_1_batch_2000.onnx "$shared"/acasxu/prop_*.vnnlib
+               if [ -f "$shared"/test/test_instances.csv ]; then
+                 while IFS=, read -r model property _; do convert "$shared/test/$model" "$shared/test/$property"; done < "$shared"/test/test_instances.csv
+               fi
                maxlen=16384 ;;
   png)         seed Tests/*/Fixtures/*.png Docs/images/eva/compare-digits-test_1.png
                maxlen=65536 ;;

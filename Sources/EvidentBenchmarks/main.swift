@@ -10,11 +10,12 @@ import Foundation
 
 /// The benchmarks, in the order `all` runs them.
 enum BenchmarkName: String, CaseIterable {
-    case parse, load, forward, crown, alpha, batch, gemm, scale, sweep, verify, eva, large
+    case parse, vnnlib2, load, forward, crown, alpha, batch, gemm, scale, sweep, verify, eva, large
 
     var help: String {
         switch self {
         case .parse: "VNN-LIB parsing time (largest CIFAR property, every oval21 property)"
+        case .vnnlib2: "VNN-LIB 2.0 parsing of generated 100,000-assertion queries (CIFAR box, two tied networks, box), median of 5"
         case .load: "network load time (resnet_2b, cifar_base_kw, an ACAS Xu .nnet), median of 20"
         case .forward: "forward evaluation throughput (images/s) at batch 1 and 64"
         case .crown: "CROWN (Float64, Float32) and IBP margins and times on resnet_2b and oval21 vs auto_LiRPA"
@@ -34,7 +35,7 @@ enum BenchmarkName: String, CaseIterable {
 let defaultScaleModel = "/tmp/resnet18.onnx"
 
 let usage = """
-    usage: evident-bench [all|parse|load|forward|crown|alpha|batch|scale|gemm|sweep|verify|eva|large]... [--repeat N] [--model PATH]
+    usage: evident-bench [all|parse|vnnlib2|load|forward|crown|alpha|batch|scale|gemm|sweep|verify|eva|large]... [--repeat N] [--model PATH]
                          [--instances CSV]... [--filter TEXT] [--timeout-scale X] [--markdown FILE] [--disjuncts N]
 
     Prints benchmark figures (run the release build). Benchmarks:
@@ -167,6 +168,9 @@ for name in selected {
             benchmarkPropertyParsing(root: root)
             summary("parse", "done (see median over files above)")
         }
+    case .vnnlib2:
+        section("vnnlib2: VNN-LIB 2.0 query parsing")
+        benchmarkQueryParsing(settings)
     case .load: benchmarkLoading(settings)
     case .forward: benchmarkForward(settings)
     case .crown: benchmarkCrown(settings)

@@ -14,13 +14,14 @@ import EvidentVNNLib
 /// `run` feeds one input to a reader and, when the reader accepts it, what comes next for a
 /// user: a loaded network is evaluated and bounded (IBP and CROWN) on a small box, with a
 /// containment check of the evaluated points; a decoded certificate goes through the checker
-/// against the shipped network. Errors thrown are the expected outcome for most inputs; a
+/// against the shipped network; a VNN-LIB 2.0 query gives the names and layout the CLI reads
+/// from it, and converts to 1.0 and back when it can (see ``exercise(_:text:)``). Errors thrown are the expected outcome for most inputs; a
 /// crash, a hang, a sanitizer report or a failed containment is a bug.
 ///
 /// `scripts/fuzz.sh` drives these under libFuzzer (`evident-fuzz`), and the regression tests
 /// replay every input that once failed.
 public enum FuzzTarget: String, CaseIterable, Sendable {
-    case onnx, nnet, vnnlib, png, certificate
+    case onnx, nnet, vnnlib, vnnlib2, png, certificate
 
     /// Runs one input; true when the reader accepted it.
     @discardableResult
@@ -39,6 +40,16 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             guard (try? VNNLibParser.parse(text: String(decoding: bytes, as: UTF8.self), source: "fuzz.vnnlib",
                                            memoryBudget: VNNLibParser.minimumMemoryBudget)) != nil else {
                 return false
+            }
+        case .vnnlib2:
+            let text = String(decoding: bytes, as: UTF8.self)
+            guard let document = try? VNNLibParser.parseDocument(text: text, source: "fuzz.vnnlib",
+                                                                 memoryBudget: VNNLibParser.minimumMemoryBudget) else {
+                return false
+            }
+            switch document {
+            case .query(let query): Self.exercise(query, text: text)
+            case .property(let property): Self.exercise(property, text: text)
             }
         case .png:
             guard (try? PNGImage.decode(bytes, path: "fuzz.png", maxSamples: 1 << 22)) != nil else { return false }
@@ -103,6 +114,108 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
                 }
             }
         }
+    }
+
+    /// Queries and properties with more declared elements than this are parsed and their
+    /// layout checked, but not converted (a conversion writes a line per element).
+    static let conversionLimit = 1 << 12
+
+    /// What the CLI reads from a parsed 2.0 query, with the parser's layout invariants:
+    /// every tensor's first and last element name and its lookup by name, the declared-input
+    /// slots of both ends, the networks that need a model (`evident verify --network`), their
+    /// hidden tensors and the check of exactly those `--network` names; the composed input and
+    /// output counts against ``VNNLibQuery/inputClasses``, ``VNNLibQuery/passthrough`` and the
+    /// regions. A small plain query (``VNNLibQuery/isPlainProperty``) without `!=` converts to
+    /// 1.0 (`evident vnnlib convert`), and the 1.0 text must give the same box and clauses.
+    static func exercise(_ query: VNNLibQuery, text: String) {
+        func fail(_ message: String) -> Never { fatalError("vnnlib2: \(message)") }
+        var elements = 0
+        for network in query.networks {
+            for tensor in network.tensors {
+                guard tensor.elementCount >= 1 else { fail("\(tensor.name) has no element") }
+                elements += tensor.elementCount
+                for flat in Set([0, tensor.elementCount - 1]) { _ = tensor.elementName(flat) }
+                _ = tensor.shapeText
+                guard query.tensor(named: tensor.name)?.tensor == tensor else { fail("\(tensor.name) is not found by its name") }
+            }
+        }
+        let inputElements = query.networks.flatMap(\.inputs).reduce(0) { $0 + $1.elementCount }
+        guard query.declaredInputCount == inputElements, query.declaredInputCount >= 1 else {
+            fail("\(query.declaredInputCount) declared-input slots for \(inputElements) declared input elements")
+        }
+        for slot in Set([0, query.declaredInputCount - 1]) { _ = query.inputTensor(ofSlot: slot) }
+        let property = query.property
+        guard query.inputClasses.allSatisfy({ $0 >= 0 && $0 < property.inputCount }),
+              query.inputClasses.max() == property.inputCount - 1,
+              query.passthrough.allSatisfy({ $0 >= 0 && $0 < property.inputCount }),
+              property.outputCount == query.declaredOutputCount + query.passthrough.count,
+              property.regions.allSatisfy({ $0.lower.count == property.inputCount && $0.upper.count == property.inputCount })
+        else { fail("the composed layout is inconsistent (\(property.inputCount) inputs, \(property.outputCount) outputs)") }
+        for region in property.regions {
+            for clause in region.clauses {
+                for constraint in clause.constraints where constraint.terms.contains(where: { $0.output < 0 || $0.output >= property.outputCount }) {
+                    fail("a constraint names an output outside 0..<\(property.outputCount)")
+                }
+            }
+        }
+        let models = query.modelNetworkNames
+        guard !models.isEmpty else { fail("no network needs a model") }
+        for network in query.networks where !models.contains(query.modelOwner(of: network.name)) {
+            fail("network \(network.name) takes its model from \(query.modelOwner(of: network.name)), which needs none")
+        }
+        for name in models { _ = query.hiddenTensorNames(ofModel: name) }
+        do {
+            try query.checkNetworkArguments(models)
+        } catch {
+            fail("the networks that need a model are refused as --network names: \(error)")
+        }
+
+        guard query.isPlainProperty, elements <= conversionLimit else { return }
+        let converted: String
+        do {
+            converted = try VNNLibConversion.versionOne(of: text, source: "fuzz.vnnlib")
+        } catch VNNLibError.unsupportedConstraint(let reason, _) where reason.contains("!=") {
+            return
+        } catch {
+            fail("a plain query does not convert to 1.0: \(error)")
+        }
+        do {
+            let back = try VNNLibParser.parse(text: converted, source: "converted.vnnlib")
+            guard sameBoxes(back, property) else { fail("its 1.0 conversion has other boxes or clauses:\n\(converted)") }
+        } catch {
+            fail("its 1.0 conversion does not parse: \(error)\n\(converted)")
+        }
+    }
+
+    /// A 1.0 property read by the 2.0 entry point: a small one converts to a 2.0 query of one
+    /// network with input `[n]` and output `[m]` (`evident vnnlib convert`), which must parse as
+    /// a plain query with the same box and clauses.
+    static func exercise(_ property: Property, text: String) {
+        guard property.inputCount + property.outputCount <= conversionLimit, property.outputCount >= 1 else { return }
+        let converted: String
+        do {
+            converted = try VNNLibConversion.versionTwo(of: text, source: "fuzz.vnnlib", inputShape: [property.inputCount],
+                                                        outputShape: [property.outputCount])
+        } catch {
+            fatalError("vnnlib2: a parsed 1.0 property does not convert to 2.0: \(error)")
+        }
+        do {
+            guard case .query(let query) = try VNNLibParser.parseDocument(text: converted, source: "converted.vnnlib") else {
+                fatalError("vnnlib2: the 2.0 conversion reads as 1.0:\n\(converted)")
+            }
+            guard query.isPlainProperty, sameBoxes(query.property, property) else {
+                fatalError("vnnlib2: the 2.0 conversion has other boxes or clauses:\n\(converted)")
+            }
+        } catch {
+            fatalError("vnnlib2: the 2.0 conversion does not parse: \(error)\n\(converted)")
+        }
+    }
+
+    /// Same counts, regions, outer boxes and clause counts. Inner bounds are left out: strict
+    /// comparisons, which 1.0 reads as their closures and 2.0 strictly for witnesses, move them.
+    static func sameBoxes(_ a: Property, _ b: Property) -> Bool {
+        a.inputCount == b.inputCount && a.outputCount == b.outputCount && a.regions.count == b.regions.count
+            && zip(a.regions, b.regions).allSatisfy { $0.lower == $1.lower && $0.upper == $1.upper && $0.clauses.count == $1.clauses.count }
     }
 
     /// The largest magnitude by which `operation` scales its operand.
