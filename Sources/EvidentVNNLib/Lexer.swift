@@ -2,9 +2,9 @@
 //
 // Tokens are `(`, `)`, numbers, symbols and (VNN-LIB 2.0) double-quoted strings; whitespace
 // and `;` comments up to the end of the line separate them. A symbol may hold a bracketed
-// group with spaces in it (`X[0, 2]`, `[1, 3, 32, 32]`), since 2.0 writes tensor elements
-// and shapes that way. Positions are tracked as line/column
-// while scanning (symbols never contain a newline), so no error path needs to
+// group with white space in it (`X[0, 2]`, `[1, 3, 32, 32]`, line breaks included), since
+// 2.0 writes tensor elements and shapes that way. Positions are tracked as line/column
+// while scanning (a bracketed group counts its own line breaks), so no error path needs to
 // rescan the file. Numbers are converted while scanning; see `parseDecimal`.
 
 /// A line/column pair (1-based, columns in bytes), stored compactly while parsing.
@@ -65,9 +65,13 @@ struct Lexer {
             return .success(Token(kind: .close, start: start, end: position, mark: tokenMark, value: 0))
         }
         if first == UInt8(ascii: "\"") {
-            // A string runs to the next quote on the same line; the token keeps the quotes.
+            // A string runs to the next unescaped quote on the same line (`\"` and `\\` are
+            // escapes); the token keeps the quotes.
             var end = start + 1
-            while end < count && bytes[end] != UInt8(ascii: "\"") && bytes[end] != UInt8(ascii: "\n") { end += 1 }
+            while end < count && bytes[end] != UInt8(ascii: "\"") && bytes[end] != UInt8(ascii: "\n") {
+                if bytes[end] == UInt8(ascii: "\\") && end + 1 < count && bytes[end + 1] != UInt8(ascii: "\n") { end += 1 }
+                end += 1
+            }
             guard end < count, bytes[end] == UInt8(ascii: "\"") else {
                 position = end
                 return .failure(NumberError(start: start, end: end, mark: tokenMark, isString: true))
@@ -84,8 +88,13 @@ struct Lexer {
             } else if byte == UInt8(ascii: "]") {
                 inBracket = false
             } else if Lexer.isDelimiter(byte) {
-                // Inside brackets only spaces and tabs continue the symbol.
-                guard inBracket, byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") else { break }
+                // Inside brackets white space, line breaks included, continues the symbol.
+                guard inBracket, byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\n")
+                        || byte == UInt8(ascii: "\r") else { break }
+                if byte == UInt8(ascii: "\n") {
+                    line &+= 1
+                    lineStart = end + 1
+                }
             }
             end += 1
         }

@@ -47,6 +47,10 @@ struct QueryDeclarations {
         "uint4", "uint8", "uint16", "uint32", "uint64", "bool", "complex64", "complex128", "float8e4m3fn",
         "float8e4m3fnuz", "float8e5m2", "float8e5m2fnuz", "float4e2m1", "string",
     ]
+    /// Bytes a parse takes per declared input element (union-find, classes, marks, a box) and
+    /// per declared output element (its mark), counted against the memory budget.
+    static let bytesPerInput = 96
+    static let bytesPerOutput = 16
     /// The grammar's keywords that have a name's form (`grammar.cf` makes them tokens).
     static let reservedWords: Set<String> = ["and", "or", "assert"]
     /// The largest element count of one tensor, and of all declared slots together.
@@ -297,27 +301,36 @@ extension Parser {
         try declareName(name, at: mark)
         try advance()
         guard current.kind == .symbol else { throw unexpected("an element type (Real, float32, …)", openedAt: open) }
-        let elementType = currentText
+        // The type and the shape are separate tokens of the grammar, so `Real[2]` is `Real [2]`.
+        var typeEnd = current.start
+        while typeEnd < current.end, lexer.bytes[typeEnd] != UInt8(ascii: "[") { typeEnd += 1 }
+        let elementType = lexer.text(current.start, typeEnd)
         guard QueryDeclarations.elementTypes.contains(elementType) else {
             throw VNNLibError.unsupportedSort(sort: elementType, location: location(current.mark))
         }
-        try advance()
-        guard current.kind == .symbol, lexer.bytes[current.start] == UInt8(ascii: "[") else {
-            throw unexpected("a shape such as [1,10] (or [] for a scalar)", openedAt: open)
+        var shapeStart = typeEnd, shapeEnd = current.end
+        var shapeMark = current.mark
+        if typeEnd == current.end {
+            try advance()
+            guard current.kind == .symbol, lexer.bytes[current.start] == UInt8(ascii: "[") else {
+                throw unexpected("a shape such as [1,10] (or [] for a scalar)", openedAt: open)
+            }
+            (shapeStart, shapeEnd, shapeMark) = (current.start, current.end, current.mark)
         }
-        guard let shape = bracketedIntegers(current.start, current.end), shape.allSatisfy({ $0 >= 1 }) else {
-            throw VNNLibError.syntax(message: "'\(currentText)' is not a shape: expected positive integers separated by commas, such as [1,3,32,32], or []",
-                                     location: location(current.mark))
+        let shapeText = lexer.text(shapeStart, shapeEnd)
+        guard let shape = bracketedIntegers(shapeStart, shapeEnd), shape.allSatisfy({ $0 >= 1 }) else {
+            throw VNNLibError.syntax(message: "'\(shapeText)' is not a shape: expected positive integers separated by commas, such as [1,3,32,32], or []",
+                                     location: location(shapeMark))
         }
         let count = shape.reduce(1) { $0 > QueryDeclarations.maximumElements ? $0 : $0 * $1 }
         guard count <= QueryDeclarations.maximumElements else {
-            throw VNNLibError.syntax(message: "the shape \(currentText) has more than \(QueryDeclarations.maximumElements) elements",
-                                     location: location(current.mark))
+            throw VNNLibError.syntax(message: "the shape \(shapeText) has more than \(QueryDeclarations.maximumElements) elements",
+                                     location: location(shapeMark))
         }
         try advance()
         var onnxName: String?
         if current.kind == .string {
-            onnxName = lexer.text(current.start + 1, current.end - 1)
+            onnxName = unescaped(lexer.text(current.start + 1, current.end - 1))
             try advance()
         } else if kind == .hidden {
             throw unexpected("the ONNX tensor name of the hidden tensor, in double quotes", openedAt: open)
@@ -335,7 +348,10 @@ extension Parser {
         guard end - start >= 2, bytes[start] == UInt8(ascii: "["), bytes[end - 1] == UInt8(ascii: "]") else { return nil }
         var values: [Int] = []
         var i = start + 1
-        func skipSpaces() { while i < end - 1, bytes[i] == UInt8(ascii: " ") || bytes[i] == UInt8(ascii: "\t") { i += 1 } }
+        func skipSpaces() {
+            while i < end - 1, bytes[i] == UInt8(ascii: " ") || bytes[i] == UInt8(ascii: "\t") || bytes[i] == UInt8(ascii: "\n")
+                    || bytes[i] == UInt8(ascii: "\r") { i += 1 }
+        }
         skipSpaces()
         if i == end - 1 { return [] }
         while true {
@@ -356,38 +372,63 @@ extension Parser {
         }
     }
 
-    /// The element the current symbol names (`X[0,2]`, or `X` for a scalar), checked
-    /// against its declaration.
-    func resolveVersion2Variable() throws -> VariableRef {
+    /// A string token's contents with `\"` and `\\` unescaped.
+    func unescaped(_ text: String) -> String {
+        guard text.contains("\\") else { return text }
+        var result = "", escaping = false
+        for character in text {
+            if escaping || character != "\\" {
+                result.append(character)
+                escaping = false
+            } else {
+                escaping = true
+            }
+        }
+        return result
+    }
+
+    /// The element the current symbol names (`X[0,2]`, `X [0,2]`, or `X` for a scalar),
+    /// checked against its declaration; the current token is then its last.
+    mutating func resolveVersion2Variable() throws -> VariableRef {
         let bytes = lexer.bytes
         var nameEnd = current.start
         while nameEnd < current.end, bytes[nameEnd] != UInt8(ascii: "[") { nameEnd += 1 }
         let name = lexer.text(current.start, nameEnd)
+        let nameMark = current.mark
+        var indexStart = nameEnd, indexEnd = current.end
+        if nameEnd == current.end {
+            // The grammar's `X [0,2]`: the indices as the next token.
+            var probe = lexer
+            if case .success(let next) = probe.next(), next.kind == .symbol, bytes[next.start] == UInt8(ascii: "[") {
+                try advance()
+                (indexStart, indexEnd) = (current.start, current.end)
+            }
+        }
         guard let symbol = query!.symbols[name] else {
             if query!.names[name] != nil {
-                throw VNNLibError.syntax(message: "'\(name)' is a network, not a tensor", location: location(current.mark))
+                throw VNNLibError.syntax(message: "'\(name)' is a network, not a tensor", location: location(nameMark))
             }
-            throw VNNLibError.undeclaredName(name: name, location: location(current.mark))
+            throw VNNLibError.undeclaredName(name: name, location: location(nameMark))
         }
         let shape = symbol.tensor.shape
         var indices: [Int] = []
-        if nameEnd < current.end {
-            guard let parsed = bracketedIntegers(nameEnd, current.end) else {
-                throw VNNLibError.syntax(message: "'\(currentText)' is not a tensor element: expected zero-based indices such as \(name)[0,2]",
-                                         location: location(current.mark))
+        if indexStart < indexEnd {
+            guard let parsed = bracketedIntegers(indexStart, indexEnd) else {
+                throw VNNLibError.syntax(message: "'\(name)\(lexer.text(indexStart, indexEnd))' is not a tensor element: expected zero-based indices such as \(name)[0,2]",
+                                         location: location(nameMark))
             }
             indices = parsed
             if parsed.isEmpty {
-                throw VNNLibError.indexArity(name: name, given: 0, shape: shape, location: location(current.mark))
+                throw VNNLibError.indexArity(name: name, given: 0, shape: shape, location: location(nameMark))
             }
         }
         guard indices.count == shape.count else {
-            throw VNNLibError.indexArity(name: name, given: indices.count, shape: shape, location: location(current.mark))
+            throw VNNLibError.indexArity(name: name, given: indices.count, shape: shape, location: location(nameMark))
         }
         var flat = 0
         for (index, extent) in zip(indices, shape) {
             guard index < extent else {
-                throw VNNLibError.indexOutOfRange(name: name, indices: indices, shape: shape, location: location(current.mark))
+                throw VNNLibError.indexOutOfRange(name: name, indices: indices, shape: shape, location: location(nameMark))
             }
             flat = flat * extent + index
         }
@@ -402,6 +443,13 @@ extension Parser {
         let declared = query!.outputSlots
         let slots = query!.inputSlots
         let base = query!.passthroughBase
+        // Per declared element: the tables below and one region's box (as the normal form's
+        // estimate counts it), before anything is allocated.
+        let bytes = Double(slots) * Double(QueryDeclarations.bytesPerInput) + Double(declared) * Double(QueryDeclarations.bytesPerOutput)
+        guard bytes <= Double(memoryBudget) else {
+            throw VNNLibError.dnfTooLarge(disjuncts: 1, estimatedBytes: bytes, budget: memoryBudget,
+                                          location: query!.networks.last.map { $0.location } ?? location(current.mark))
+        }
 
         // Tied inputs: a top-level pair a − b ≤ 0 and b − a ≤ 0 over two input slots, exact.
         var parent = Array(0..<slots)
@@ -439,17 +487,17 @@ extension Parser {
                 tied = true
             }
         }
+        // Every class's root is its smallest slot, so classes are numbered by first slot.
         var classOfSlot = [Int](repeating: 0, count: slots)
         var firstSlot: [Int] = []
-        var classOfRoot: [Int: Int] = [:]
+        firstSlot.reserveCapacity(slots)
         for slot in 0..<slots {
             let r = root(slot)
-            if let known = classOfRoot[r] {
-                classOfSlot[slot] = known
-            } else {
-                classOfRoot[r] = firstSlot.count
+            if r == slot {
                 classOfSlot[slot] = firstSlot.count
                 firstSlot.append(slot)
+            } else {
+                classOfSlot[slot] = classOfSlot[r]
             }
         }
         query!.firstSlotOfInput = firstSlot
@@ -491,17 +539,7 @@ extension Parser {
                         }
                     }
                     merged.removeAll { $0.coefficient == 0 }
-                    if merged.isEmpty {
-                        // 0 ≤ t: true or false for proofs (outer) and witnesses (inner) alike, or refused.
-                        let outer = 0 <= c.bound, inner = 0 <= c.innerBound
-                        guard outer == inner else {
-                            throw VNNLibError.unsupportedConstraint(
-                                reason: "with tied inputs the comparison reduces to constants whose truth depends on rounding",
-                                location: location(atomMarks[index]))
-                        }
-                        constantAtoms[Int32(index)] = outer
-                        continue
-                    }
+                    // An empty form (the tied terms cancelled) is decided with the constants below.
                     for term in merged where term.output >= base { used.insert(term.output - base) }
                     c.terms = merged
                     atoms[index] = .output(c)
@@ -511,13 +549,25 @@ extension Parser {
             var rank: [Int: Int] = [:]
             for (k, element) in passthrough.enumerated() { rank[element] = k }
             for index in atoms.indices {
-                guard constantAtoms[Int32(index)] == nil, case .output(var c) = atoms[index],
-                      let last = c.terms.last, last.output >= base else { continue }
+                guard case .output(var c) = atoms[index], let last = c.terms.last, last.output >= base else { continue }
                 for k in c.terms.indices where c.terms[k].output >= base {
                     c.terms[k].output = base + rank[c.terms[k].output - base]!
                 }
                 atoms[index] = .output(c)
             }
+        }
+
+        // Comparisons of constants (given, or left by tied inputs cancelling): `0 ≤ t` is true
+        // or false for proofs (outer end) and witnesses (inner end) alike, or refused.
+        for index in atoms.indices {
+            guard case .output(let c) = atoms[index], c.terms.isEmpty else { continue }
+            let outer = 0 <= c.bound, inner = 0 <= c.innerBound
+            guard outer == inner else {
+                throw VNNLibError.unsupportedConstraint(
+                    reason: "this comparison of constants holds in its closure but not strictly (or only within rounding), so it is true for a proof and false for a witness; Evident does not decide such a query",
+                    location: location(atomMarks[index]))
+            }
+            constantAtoms[Int32(index)] = outer
         }
 
         // Declarations for the assembly's checks and messages: one per composed element.

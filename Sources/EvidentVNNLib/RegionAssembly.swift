@@ -272,14 +272,25 @@ extension Parser {
 
         // The box and output atoms shared by every disjunct (kept apart, so that e.g. the
         // 6,144 box bounds of a CIFAR property are applied once, not once per disjunct).
+        // An empty box: a 1.0 file is refused (the error names the bounds), a 2.0 query's
+        // disjunct is unsatisfiable and dropped (the assertions contradict each other there).
+        func isEmptyBoxInQuery(_ error: Error) -> Bool {
+            guard query != nil, case VNNLibError.emptyInputBox = error else { return false }
+            return true
+        }
         var common = Box(unboundedCount: inputCount)
         var commonOutputs: [Int32] = []
-        for atom in root.atoms {
-            if isOutputAtom(atom) {
-                commonOutputs.append(atom)
-            } else {
-                try apply(atom, box: &common)
+        do {
+            for atom in root.atoms {
+                if isOutputAtom(atom) {
+                    commonOutputs.append(atom)
+                } else {
+                    try apply(atom, box: &common)
+                }
             }
+        } catch where isEmptyBoxInQuery(error) {
+            return Property(inputCount: inputCount, outputCount: outputDeclarations.count, regions: [], source: source,
+                            inputDeclarations: inputDeclarations.map(location), outputDeclarations: outputDeclarations.map(location))
         }
         commonOutputs.sort()
         // Disjuncts only tighten the common box, so only these inputs can be unbounded.
@@ -300,13 +311,17 @@ extension Parser {
             var box = common
             outputs.removeAll(keepingCapacity: true)
             var tightensBox = false
-            for atom in disjunct {
-                if isOutputAtom(atom) {
-                    outputs.append(atom)
-                } else {
-                    tightensBox = true
-                    try apply(atom, box: &box)
+            do {
+                for atom in disjunct {
+                    if isOutputAtom(atom) {
+                        outputs.append(atom)
+                    } else {
+                        tightensBox = true
+                        try apply(atom, box: &box)
+                    }
                 }
+            } catch where isEmptyBoxInQuery(error) {
+                return
             }
             for i in commonUnbounded {
                 let side: VNNLibError.BoundSide

@@ -738,6 +738,12 @@ struct Parser {
         guard form.constant.lo.isFinite && form.constant.hi.isFinite else {
             throw VNNLibError.unsupportedConstraint(reason: "the constant overflows a double", location: location(mark))
         }
+        if merged.isEmpty, query != nil {
+            // 2.0 allows comparisons of constants (`(<= (* 2.0 3.0) 7)`, `(- X[0] X[0])`): an
+            // atom without terms, `0 ≤ t`, decided once the query is read (strictness may
+            // still move its inner end; see `Parser.finishQuery`).
+            return append(.output(LinearConstraint(terms: [], bound: -form.constant.lo, innerBound: -form.constant.hi)), at: mark)
+        }
         guard let firstTerm = merged.first else {
             throw VNNLibError.unsupportedConstraint(
                 reason: "the comparison contains no variable (after cancelling terms); only constraints on X_i or Y_j are supported",

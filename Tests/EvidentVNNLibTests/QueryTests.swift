@@ -172,6 +172,39 @@ import Testing
         #expect(region.lower == [-1, 0, 0] && region.upper == [1, 1, 2])
     }
 
+    /// Forms the grammar allows with other spacing: `Y [0]`, `Real[2]`, line breaks inside
+    /// brackets, escaped quotes in names.
+    @Test func grammarSpacing() throws {
+        let text = "(vnnlib-version <2.0>)\n(declare-network n (declare-input X Real[1,\n 2]) (declare-hidden H real [1] \"a \\\"b\\\"\")"
+            + " (declare-output Y Real [2]))\n(assert (and (>= X [0, 0] 0) (<= X[0,\n1] 1) (>= X[0,1] 0) (<= X [0,0] 1)))\n(assert (>= Y [1] H [0]))\n"
+        let q = try query(text)
+        #expect(q.networks[0].inputs[0].shape == [1, 2])
+        #expect(q.networks[0].hidden[0].onnxName == "a \"b\"")
+        let region = try #require(q.property.regions.first)
+        #expect(region.lower == [0, 0] && region.upper == [1, 1])
+        #expect(region.clauses[0].constraints[0].terms == [.init(output: 1, coefficient: -1), .init(output: 2, coefficient: 1)])
+    }
+
+    /// Comparisons of constants are true or false; contradictory bounds make a disjunct
+    /// unsatisfiable (no region), not an error; a huge declared shape is refused up front.
+    @Test func constantsContradictionsAndSize() throws {
+        let head = Self.small + "(assert (and (>= X[0,0] 0) (<= X[0,0] 1) (>= X[0,1] 0) (<= X[0,1] 1)))\n"
+        let truths = try query(head + "(assert (<= (* 2.0 3.0 2.5) 20.0))\n(assert (<= (- X[0,0] X[0,0]) 0.0))\n(assert (<= Y[0,0] 0))")
+        #expect(truths.property.regions.count == 1 && truths.property.regions[0].clauses.count == 1)
+        #expect(truths.property.regions[0].clauses[0].constraints.count == 1)
+        let falsehood = try query(head + "(assert (<= (+ 1.0 2.0 5.0) 7.0))\n(assert (<= Y[0,0] 0))")
+        #expect(falsehood.property.regions.isEmpty)
+        let either = try query(head + "(assert (or (<= (* X[0,1] 0.0) -1.0) (<= Y[0,0] 0)))")
+        #expect(either.property.regions.count == 1 && either.property.regions[0].clauses.count == 1)
+        expectError(head + "(assert (< 2 2))", line: 7, column: 9, "true for a proof and false for a witness")
+        let contradiction = try query(head + "(assert (or (>= X[0,0] 5) (<= Y[0,1] 0)))")
+        #expect(contradiction.property.regions.count == 1 && contradiction.property.regions[0].clauses.count == 1)
+        let none = try query(head + "(assert (>= X[0,0] 5))")
+        #expect(none.property.regions.isEmpty)
+        expectError("(vnnlib-version <2.0>)\n(declare-network n (declare-input X Real [268435456]) (declare-output Y Real [1]))\n(assert (<= Y[0] 0))",
+                    line: 2, column: 18, "over the property's memory budget")
+    }
+
     // MARK: Errors
 
     func expectError(_ text: String, line: Int, column: Int, _ contains: String,
