@@ -12,8 +12,9 @@ struct Info: ParsableCommand {
         with unsupported operators is refused with the list of all of them. JSON keys: inputs, \
         outputs (arrays of {name, shape, first}), operators, parameters, reluNeurons.
         For a property: number of input and output variables, input regions (boxes) and output \
-        clauses (conjunctions describing the unsafe set). JSON keys: inputs, outputs, \
-        inputRegions, outputClauses.
+        clauses (conjunctions describing the unsafe set); for a VNN-LIB 2.0 query the same over \
+        its composed input and output (evident vnnlib check shows its networks and layout). \
+        JSON keys: inputs, outputs, inputRegions, outputClauses.
         """)
 
     @Argument(help: "A network (.onnx, .nnet) or a property (.vnnlib).")
@@ -28,10 +29,16 @@ struct Info: ParsableCommand {
                 throw UsageError("\(file): unknown file type (expected .onnx, .nnet or .vnnlib)")
             }
             if kind == "vnnlib" {
-                let summary = PropertySummary(try loadProperty(path: file))
+                let document = try VNNLibParser.parseDocument(path: file)
+                let summary = PropertySummary(document.property)
                 if output.json { return try printJSON(summary) }
-                print("property \(file)")
-                print("  inputs X_0..X_\(summary.inputs - 1), outputs Y_0..Y_\(summary.outputs - 1)")
+                if case .query(let query) = document {
+                    print("query \(file) (VNN-LIB \(query.version)): networks \(query.networks.map(\.name).joined(separator: ", "))")
+                    print("  composed input: \(summary.inputs) elements, composed output: \(summary.outputs) (evident vnnlib check shows the layout)")
+                } else {
+                    print("property \(file)")
+                    print("  inputs X_0..X_\(summary.inputs - 1), outputs Y_0..Y_\(summary.outputs - 1)")
+                }
                 print("  input regions: \(summary.inputRegions), output clauses: \(summary.outputClauses)")
             } else {
                 let network = try loadNetwork(path: file)
