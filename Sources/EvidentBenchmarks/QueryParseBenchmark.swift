@@ -67,13 +67,7 @@ let queryAssertions = 100_000
 
 /// `X[0,2,5,7]`: the element of `name` at row-major index `flat` of `shape`.
 private func element(_ name: String, _ shape: [Int], _ flat: Int) -> String {
-    var indices = [Int](repeating: 0, count: shape.count)
-    var rest = flat
-    for axis in shape.indices.reversed() {
-        indices[axis] = rest % shape[axis]
-        rest /= shape[axis]
-    }
-    return name + "[" + indices.map(String.init).joined(separator: ",") + "]"
+    DeclaredTensor.elementName(name, shape: shape, flat: flat)
 }
 
 /// A 2.0 decimal (`-?digits.digits`, never an exponent).

@@ -63,21 +63,6 @@ struct VNNLibCommand: ParsableCommand {
         subcommands: [VNNLibCheck.self, VNNLibConvert.self])
 }
 
-/// Parses `NAME=MODEL` arguments.
-func networkArguments(_ arguments: [String]) throws -> [String: String] {
-    var paths: [String: String] = [:]
-    for argument in arguments {
-        guard let equals = argument.firstIndex(of: "="), equals != argument.startIndex,
-              argument.index(after: equals) != argument.endIndex else {
-            throw UsageError("--network takes NAME=MODEL, got '\(argument)'")
-        }
-        let name = String(argument[..<equals])
-        guard paths[name] == nil else { throw UsageError("--network \(name)=… is given twice") }
-        paths[name] = String(argument[argument.index(after: equals)...])
-    }
-    return paths
-}
-
 struct VNNLibCheck: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",

@@ -92,16 +92,7 @@ struct Verify: ParsableCommand {
             guard files.count == 1 || files.count == 2 else {
                 throw UsageError("expected MODEL PROPERTY, or a VNN-LIB 2.0 QUERY with --network NAME=MODEL")
             }
-            var modelPaths: [String: String] = [:]
-            for argument in networks {
-                guard let equals = argument.firstIndex(of: "="), equals != argument.startIndex,
-                      argument.index(after: equals) != argument.endIndex else {
-                    throw UsageError("--network takes NAME=MODEL, got '\(argument)'")
-                }
-                let name = String(argument[..<equals])
-                guard modelPaths[name] == nil else { throw UsageError("--network \(name)=… is given twice") }
-                modelPaths[name] = String(argument[argument.index(after: equals)...])
-            }
+            let modelPaths = try networkArguments(networks)
             let property = files.last!
             let problem = try loadProblem(model: files.count == 2 ? files[0] : nil, property: property, networks: modelPaths,
                                           maxMemory: maxMemory?.bytes)

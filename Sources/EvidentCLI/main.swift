@@ -49,6 +49,21 @@ struct MemorySize: ExpressibleByArgument {
     }
 }
 
+/// Parses `--network NAME=MODEL` arguments (VNN-LIB 2.0 queries) into declared name → model path.
+func networkArguments(_ arguments: [String]) throws -> [String: String] {
+    var paths: [String: String] = [:]
+    for argument in arguments {
+        guard let equals = argument.firstIndex(of: "="), equals != argument.startIndex,
+              argument.index(after: equals) != argument.endIndex else {
+            throw UsageError("--network takes NAME=MODEL, got '\(argument)'")
+        }
+        let name = String(argument[..<equals])
+        guard paths[name] == nil else { throw UsageError("--network \(name)=… is given twice") }
+        paths[name] = String(argument[argument.index(after: equals)...])
+    }
+    return paths
+}
+
 /// A wall-clock limit for a command that has no deadline of its own inside the library: when
 /// it passes before ``disarm()``, the process prints one line and exits with status 30 (as
 /// `verify` on a timeout). Commands disarm it once their results are complete and before

@@ -44,7 +44,11 @@ public struct DeclaredTensor: Hashable, Sendable {
     public var isReal: Bool { elementType == "Real" || elementType == "real" }
 
     /// `X[0,2,5,7]`: the element at flat (row-major) index `flat`.
-    public func elementName(_ flat: Int) -> String {
+    public func elementName(_ flat: Int) -> String { Self.elementName(name, shape: shape, flat: flat) }
+
+    /// `name[i,j,…]`: the element of a tensor of `shape` at row-major index `flat` (`name`
+    /// alone for a scalar).
+    public static func elementName(_ name: String, shape: [Int], flat: Int) -> String {
         guard !shape.isEmpty else { return name }
         var indices = [Int](repeating: 0, count: shape.count)
         var rest = flat

@@ -125,15 +125,7 @@ public enum VNNLibParser {
     ///   files (corrupt or truncated gzip data included), syntax errors,
     ///   properties outside the accepted language and properties over the budget.
     public static func parse(path: String, memoryBudget: Int = defaultMemoryBudget) throws -> Property {
-        let data: Data
-        do {
-            data = try InputFile.readData(path: path)
-        } catch let error as InputFileError {
-            throw VNNLibError.unreadableFile(path: path, reason: error.reason)
-        }
-        return try data.withUnsafeBytes { raw in
-            try parse(bytes: raw.bindMemory(to: UInt8.self), source: path, memoryBudget: memoryBudget)
-        }
+        try parseDocument(path: path, memoryBudget: memoryBudget).property
     }
 
     /// Parses VNN-LIB text; `source` names it in messages and in ``Property/source``.
