@@ -142,7 +142,7 @@ struct BackwardPass {
                     constant = concretize(incoming.densified(size: size, rows: rows), size: size, constant: constant, box: bounds)
                     continue
                 }
-                let contributions = step(index, incoming, constant: &constant, recorded: &recorded)
+                let contributions = step(index, consume incoming, constant: &constant, recorded: &recorded)
                 for (operand, contribution) in zip(node.inputs, contributions) {
                     accumulate(contribution, into: &coefficients[operand], size: graph.values[operand].count)
                 }
@@ -156,7 +156,9 @@ struct BackwardPass {
     }
 
     /// Maps the coefficients on node `index`'s output to its operands.
-    private func step<S: BLASScalar>(_ index: Int, _ incoming: Coefficients<S>, constant: inout [Double],
+    /// `incoming` is consumed, so a dense matrix it holds is uniquely referenced and the ReLU
+    /// step scales it in place (a borrowed one would be copied by the first write).
+    private func step<S: BLASScalar>(_ index: Int, _ incoming: consuming Coefficients<S>, constant: inout [Double],
                       recorded: inout [ValueID: [Double]]) -> [Coefficients<S>] {
         let graph = propagator.graph
         let node = graph.nodes[index]
@@ -172,7 +174,7 @@ struct BackwardPass {
                 return sparse
             }
         }
-        var a = incoming.densified(size: size, rows: rows)
+        var a = (consume incoming).densified(size: size, rows: rows)
         switch node.operation {
         case .relu:
             if recordsReluCoefficients { recorded[node.output] = Kernels.doubles(a) }
@@ -315,7 +317,8 @@ struct BackwardPass {
             return
         }
         let rows = rowBox.count
-        var sum = existing.densified(size: size, rows: rows)
+        // Consumed, so the sum is written in place rather than into a copy.
+        var sum = (consume existing).densified(size: size, rows: rows)
         let other = contribution.densified(size: size, rows: rows)
         sum.withUnsafeMutableBufferPointer { s in
             other.withUnsafeBufferPointer { o in
