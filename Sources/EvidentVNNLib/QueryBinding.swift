@@ -15,9 +15,6 @@ public struct BoundQuery: Sendable {
     public var property: Property
     /// What the binding decided that a user should know (unmapped initializer inputs, …).
     public var notes: [String]
-    /// For each element of ``network``'s output, the declared element it is (`Y[0,1]`,
-    /// `H[3]`) or the input it copies (`passthrough X[0,2]`).
-    public var outputNames: [String]
     /// For each composed-output slot of the query (``VNNLibQuery/declaredOutputCount``
     /// declared elements, then the passthrough copies), its index in ``network``'s output.
     public var outputIndex: [Int]
@@ -112,14 +109,9 @@ extension VNNLibQuery {
         var composedNetworks: [Network] = []
         var inputIndices: [[Int]] = []
         // Declared output slot -> index in the composed output.
-        var outputMap = [Int](repeating: -1, count: declaredOutputCount + passthrough.count)
         // A model shared by several declarations (equal-to) carries the hidden tensors of all
         // of them, so the composed output may hold elements no declaration names.
-        let producedOutputs = networks.reduce(0) { total, network in
-            let model = models[modelOwner(of: network.name)]!
-            return total + model.graph.values[model.graph.output].count
-        }
-        var outputNames = [String](repeating: "(not declared)", count: producedOutputs + passthrough.count)
+        var outputMap = [Int](repeating: -1, count: declaredOutputCount + passthrough.count)
         var outputBase = 0
         for network in networks {
             let owner = modelOwner(of: network.name)
@@ -158,20 +150,12 @@ extension VNNLibQuery {
                 pairs.append((tensor, hiddenParts[k]))
             }
             for (tensor, part) in pairs {
-                for flat in 0..<tensor.elementCount {
-                    outputMap[tensor.offset + flat] = outputBase + part.offset + flat
-                    outputNames[outputBase + part.offset + flat] = tensor.elementName(flat)
-                }
+                for flat in 0..<tensor.elementCount { outputMap[tensor.offset + flat] = outputBase + part.offset + flat }
             }
             outputBase += model.graph.values[model.graph.output].count
             composedNetworks.append(model)
         }
-        for (k, element) in passthrough.enumerated() {
-            outputMap[declaredOutputCount + k] = outputBase + k
-            let slot = inputClasses.firstIndex(of: element)!
-            let tensor = inputTensor(ofSlot: slot)
-            outputNames[outputBase + k] = "passthrough " + tensor.elementName(slot - tensor.offset)
-        }
+        for k in passthrough.indices { outputMap[declaredOutputCount + k] = outputBase + k }
         let composedOutputs = outputBase + passthrough.count
         let identityInputs = inputIndices.count == 1 && inputIndices[0] == Array(0..<property.inputCount)
         let identityOutputs = outputMap == Array(0..<outputMap.count) && composedOutputs == outputMap.count
@@ -190,8 +174,7 @@ extension VNNLibQuery {
         var bound = property
         if !identityOutputs { bound = bound.remappingOutputs(outputMap, outputCount: composedOutputs) }
         bound.outputCount = composedOutputs
-        return BoundQuery(query: self, network: network, property: bound, notes: notes, outputNames: outputNames,
-                          outputIndex: outputMap)
+        return BoundQuery(query: self, network: network, property: bound, notes: notes, outputIndex: outputMap)
     }
 
     /// The input tensor holding declared-input slot `slot`.
