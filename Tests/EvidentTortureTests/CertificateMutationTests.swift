@@ -64,7 +64,7 @@ struct CertificateMutationTests {
         var subjects = try Self.projectProofs()
         let projectCount = subjects.count
         subjects += Self.smallNetworkProofs(Torture.size(ci: 5, full: 16))
-        #expect(projectCount == 6, "Proofs/ should hold the six digits_resnet proofs of its manifest")
+        #expect(projectCount == 6, "Proofs/ should hold the six digits_resnet proofs of 1.0 properties in its manifest")
         for subject in subjects {
             let report = subject.check(subject.original)
             #expect(report.valid, "\(subject.name): the untampered certificate must be valid: \(report.reason ?? "")")
@@ -127,7 +127,12 @@ struct CertificateMutationTests {
             }
             let (network, modelDigest) = networks[modelPath]!
             let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: certificatePath)))
-            subjects.append(Subject(name: cells[0], bytes: bytes, certificate: try Certificate(decoding: bytes, source: cells[0]),
+            let certificate = try Certificate(decoding: bytes, source: cells[0])
+            // A VNN-LIB 2.0 query's certificate (version 2, binding its networks) is about the
+            // composition of its networks; the mutations here address version-1 layouts, so it
+            // is left to QueryCommandTests, CodecTests and `evident check Proofs/`.
+            guard certificate.networks.isEmpty else { continue }
+            subjects.append(Subject(name: cells[0], bytes: bytes, certificate: certificate,
                                     network: network, property: try loadProperty(path: propertyPath, for: network),
                                     modelDigest: modelDigest, propertyDigest: try InputFile.contentDigest(path: propertyPath),
                                     solveDuals: false))
