@@ -90,11 +90,14 @@ public func loadProperty(path: String, for network: Network? = nil, maxMemory: I
         }
         property = try query.bind(models: [query.networks[0].name: network]).property
     }
-    if let network {
-        try property.validate(inputCount: network.graph.values[network.graph.input].count,
-                              outputCount: network.graph.values[network.graph.output].count)
-    }
+    if let network { try validate(property, for: network) }
     return property
+}
+
+/// Checks a property's variables against the network's input and output.
+private func validate(_ property: Property, for network: Network) throws {
+    try property.validate(inputCount: network.graph.values[network.graph.input].count,
+                          outputCount: network.graph.values[network.graph.output].count)
 }
 
 /// Reads a flattened input: numbers separated by white space or commas; `#` starts a comment.
@@ -159,8 +162,7 @@ public func loadProblem(model: String?, property path: String, networks: [String
             throw EvidentError.usage("\(path) is a VNN-LIB 1.0 property: give the model too (evident verify MODEL PROPERTY)")
         }
         let network = try loadNetwork(path: model)
-        try property.validate(inputCount: network.graph.values[network.graph.input].count,
-                              outputCount: network.graph.values[network.graph.output].count)
+        try validate(property, for: network)
         return Problem(network: network, property: property,
                        modelBinding: FileBinding(path: model, sha256: try InputFile.contentDigest(path: model)),
                        propertyBinding: propertyBinding, networkBindings: [], query: nil)

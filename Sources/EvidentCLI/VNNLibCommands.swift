@@ -119,9 +119,10 @@ struct VNNLibCheck: ParsableCommand {
                 print("  composed output: \(property.outputCount) elements (\(query.declaredOutputCount) declared outputs and hidden, \(query.passthrough.count) input copies for constraints other than bounds)")
                 summary()
                 if !networks.isEmpty {
-                    let (bound, digests) = try Checker.bindQuery(query, modelPaths: try networkArguments(networks))
+                    let paths = try networkArguments(networks)
+                    let (bound, digests) = try Checker.bindQuery(query, modelPaths: paths)
                     for name in query.modelNetworkNames {
-                        print("  model of \(name): \(try networkArguments(networks)[name]!) (sha256 \(digests[name]!.map { String(format: "%02x", $0) }.joined().prefix(16))…)")
+                        print("  model of \(name): \(paths[name]!) (sha256 \(digests[name]!.map { String(format: "%02x", $0) }.joined().prefix(16))…)")
                     }
                     for note in bound.notes { print("  note: \(note)") }
                     print("  bound: the composed network has \(bound.network.graph.nodes.count) nodes, input \(bound.network.graph.inputShape), output \(bound.network.graph.outputShape)")

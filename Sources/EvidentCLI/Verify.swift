@@ -117,8 +117,9 @@ struct Verify: ParsableCommand {
                 for k in proof.networks.indices {
                     proof.networks[k].file.path = relativePath(of: proof.networks[k].file.path, from: folder)
                 }
-                try OutputFile.writeAtomically(proof.encoded(), to: certificatePath)
-                written = (certificatePath, proof.encoded().count)
+                let bytes = proof.encoded()
+                try OutputFile.writeAtomically(bytes, to: certificatePath)
+                written = (certificatePath, bytes.count)
             }
             let counterexample = outcome.verdict == .sat ? outcome.counterexample : nil
             if let results {

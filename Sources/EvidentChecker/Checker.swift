@@ -92,6 +92,8 @@ public enum Checker {
             return (folder as NSString).appendingPathComponent(recorded)
         }
         var report: CheckReport
+        // The files checked against, to name them in a stale-file reason.
+        var modelFile: String?
         var given: [String: String] = [:]
         if !certificate.networks.isEmpty {
             // A VNN-LIB 2.0 query: its models, composed as the query lays them out.
@@ -109,7 +111,7 @@ public enum Checker {
                            property: bound.property, propertyDigest: propertyDigest, networkDigests: digests, progress: progress)
         } else {
             let model = modelPath ?? resolve(certificate.model.path)
-            given[""] = model
+            modelFile = model
             let modelDigest = try ContentDigest.of(path: model)
             let network = try loadNetwork(path: model)
             var property: Property? = nil
@@ -125,8 +127,8 @@ public enum Checker {
         }
         if !report.valid, let reason = report.reason, reason.hasPrefix("stale") {
             var text = reason.replacingOccurrences(of: "the property file", with: propertyPath ?? certificate.property?.path ?? "")
-            if let model = given[""] { text = text.replacingOccurrences(of: "the model file", with: model) }
-            for (name, path) in given where !name.isEmpty {
+            if let modelFile { text = text.replacingOccurrences(of: "the model file", with: modelFile) }
+            for (name, path) in given {
                 text = text.replacingOccurrences(of: "the model file of network '\(name)'", with: path)
             }
             report.reason = text

@@ -143,7 +143,6 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         guard query.declaredInputCount == inputElements, query.declaredInputCount >= 1 else {
             fail("\(query.declaredInputCount) declared-input slots for \(inputElements) declared input elements")
         }
-        for slot in Set([0, query.declaredInputCount - 1]) { _ = query.inputTensor(ofSlot: slot) }
         let property = query.property
         guard query.inputClasses.allSatisfy({ $0 >= 0 && $0 < property.inputCount }),
               query.inputClasses.max() == property.inputCount - 1,

@@ -177,16 +177,6 @@ extension VNNLibQuery {
         return BoundQuery(query: self, network: network, property: bound, notes: notes, outputIndex: outputMap)
     }
 
-    /// The input tensor holding declared-input slot `slot`.
-    public func inputTensor(ofSlot slot: Int) -> DeclaredTensor {
-        for network in networks {
-            for tensor in network.inputs where tensor.offset <= slot && slot < tensor.offset + tensor.elementCount {
-                return tensor
-            }
-        }
-        preconditionFailure("slot \(slot) is no declared input")
-    }
-
     /// Pairs declared tensors with model parts, by ONNX name when all give one, else by order.
     func match(_ tensors: [DeclaredTensor], to parts: [TensorPart], of network: NetworkDeclaration, model: Network,
                what: String) throws -> [(DeclaredTensor, TensorPart)] {
@@ -194,7 +184,7 @@ extension VNNLibQuery {
         guard tensors.count == parts.count else {
             throw VNNLibError.networkMismatch(
                 message: "network '\(network.name)' declares \(tensors.count) \(what)\(tensors.count == 1 ? "" : "s") but its model \(model.source) has \(parts.count) (\(modelNames))",
-                location: (tensors.last ?? tensors[0]).location)
+                location: tensors.last!.location)
         }
         var pairs: [(DeclaredTensor, TensorPart)] = []
         let byName = tensors.allSatisfy { $0.onnxName != nil }
