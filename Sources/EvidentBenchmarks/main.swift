@@ -87,6 +87,10 @@ func exitWithUsage(_ message: String) -> Never {
 }
 
 var settings = BenchmarkSettings()
+// The heap settings of the `evident` executable (large blocks kept in the heap, not mapped
+// and unmapped at every step), so that timings are the command's; OpenBLAS's thread count
+// is set per benchmark below.
+configureProcess()
 var selected = [BenchmarkName]()
 var runAll = false
 var arguments = Array(CommandLine.arguments.dropFirst())[...]

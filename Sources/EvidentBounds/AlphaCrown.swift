@@ -42,20 +42,63 @@ struct AlphaCrownOptimiser {
     private var adam: [ValueID: [ValueID: AdamState]] = [:]
     /// Per target, the rows that have ever received a gradient: only they move.
     private var movingRows: [ValueID: [Bool]] = [:]
+    /// Per ReLU, the neurons unstable in some box after the first sweep: the only ones whose
+    /// slopes act (later sweeps only tighten the bounds) and so the only ones with moments.
+    private var unstableNeurons: [ValueID: [Int]] = [:]
 
-    /// Adam's moments of one target's slopes at one ReLU (element-major like the slopes),
-    /// and the neurons that have ever received a non-zero gradient (only they move).
+    /// Adam's moments of one target's slopes at one ReLU, element-major over the ReLU's
+    /// unstable neurons (`moment[slot[e] · rows + r]` for neuron `e`), and the neurons that
+    /// have ever received a non-zero gradient (only they move).
     private struct AdamState {
+        var slot: [Int]
         var firstMoment: [Double]
         var secondMoment: [Double]
         var movingNeuron: [Bool]
+
+        init(unstable: [Int], size: Int, rows: Int) {
+            slot = [Int](repeating: -1, count: size)
+            for (index, e) in unstable.enumerated() { slot[e] = index }
+            firstMoment = [Double](repeating: 0, count: unstable.count * rows)
+            secondMoment = firstMoment
+            movingNeuron = [Bool](repeating: false, count: size)
+        }
     }
 
-    /// Gradients for some rows of one target: `values[u]` is element-major over ReLU `u`'s
-    /// neurons with one column per entry of `rows`.
+    /// Gradients for some rows of one target, as the parallel chunks of ``contribution``
+    /// computed them (kept, not merged into one matrix).
     struct TargetGradient {
+        /// The target's rows that have gradients; chunk `c` covers `rows[chunks[c].range]`.
         var rows: [Int]
-        var values: [ValueID: [Double]]
+        var chunks: [Chunk]
+
+        struct Chunk {
+            var range: Range<Int>
+            var values: [ValueID: Sparse]
+        }
+
+        /// The gradient of one chunk's rows at one ReLU: `values` is element-major over
+        /// `neurons` (ascending; the neurons that can carry a gradient, unstable ones), one
+        /// column per row of the chunk; every other neuron's gradient is zero.
+        struct Sparse {
+            var neurons: [Int]
+            var values: [Double]
+        }
+
+        /// The gradient for ReLU `u` (of `size` neurons) as one element-major matrix with a
+        /// column per entry of `rows`.
+        func values(_ u: ValueID, size: Int) -> [Double] {
+            var all = [Double](repeating: 0, count: size * rows.count)
+            for chunk in chunks {
+                guard let g = chunk.values[u] else { continue }
+                let width = chunk.range.count
+                for (index, e) in g.neurons.enumerated() {
+                    for k in 0..<width { all[e * rows.count + chunk.range.lowerBound + k] = g.values[index * width + k] }
+                }
+            }
+            return all
+        }
+
+        var relus: Set<ValueID> { Set(chunks.flatMap(\.values.keys)) }
     }
 
     init(propagator: BoundPropagator, initial: [Double], rowBox: [Int], box: IntervalBounds, batch: Int,
@@ -85,7 +128,8 @@ struct AlphaCrownOptimiser {
     }
 
     /// Bytes of the slopes and Adam moments the optimisation of every target holds after the
-    /// first sweep `sweep` (three Float64 arrays per target and earlier ReLU).
+    /// first sweep `sweep`: per target and earlier ReLU, the slopes of every neuron and two
+    /// moments of each unstable one (Float64).
     static func slopeBytes(_ propagator: BoundPropagator, sweep: BoundPropagator.IntermediateSweep, finalRows: Int) -> Int {
         let graph = propagator.graph
         var rowsOf: [ValueID: Int] = [graph.output: finalRows]
@@ -93,8 +137,11 @@ struct AlphaCrownOptimiser {
         var total = 0
         for (target, rows) in rowsOf {
             guard let last = propagator.producers[target] else { continue }
-            for node in graph.nodes[0...last] where node.operation == .relu && sweep.relaxations[node.output] != nil {
-                total += 3 * 8 * rows * graph.values[node.output].count
+            for node in graph.nodes[0...last] where node.operation == .relu {
+                guard case .relu(let relu)? = sweep.relaxations[node.output] else { continue }
+                let size = graph.values[node.output].count
+                let unstable = (0..<size).filter { e in stride(from: e, to: relu.unstable.count, by: size).contains { relu.unstable[$0] } }.count
+                total += 8 * rows * size + 2 * 8 * rows * unstable
             }
         }
         return total
@@ -180,8 +227,10 @@ struct AlphaCrownOptimiser {
         struct Task {
             var target: ValueID, relu: ValueID
             var slopes: [Double], state: AdamState
-            var gradient: [Double], rows: Int, width: Int
-            var column: [Int], moving: [Int]
+            /// Per gradient chunk: its values for this ReLU (none: no neurons) and the target's
+            /// rows it covers (its columns).
+            var parts: [TargetGradient.Sparse], chunkRows: [[Int]], rows: Int
+            var moving: [Int]
         }
         var tasks = [Task]()
         for (target, gradient) in gradients {
@@ -190,36 +239,40 @@ struct AlphaCrownOptimiser {
             for r in gradient.rows { rowMoves[r] = true }
             movingRows[target] = rowMoves
             let moving = rowMoves.indices.filter { rowMoves[$0] }
-            var column = [Int](repeating: -1, count: rows)
-            for (k, r) in gradient.rows.enumerated() { column[r] = k }
+            let chunkRows = gradient.chunks.map { Array(gradient.rows[$0.range]) }
             guard var slopes = alpha.removeValue(forKey: target) else { continue }
             var states = adam.removeValue(forKey: target) ?? [:]
             for u in Array(slopes.keys) {
                 let a = slopes.removeValue(forKey: u)!
                 let size = a.count / max(rows, 1)
                 let state = states.removeValue(forKey: u)
-                    ?? AdamState(firstMoment: [Double](repeating: 0, count: a.count),
-                                 secondMoment: [Double](repeating: 0, count: a.count),
-                                 movingNeuron: [Bool](repeating: false, count: size))
-                tasks.append(Task(target: target, relu: u, slopes: a, state: state, gradient: gradient.values[u] ?? [],
-                                  rows: rows, width: gradient.rows.count, column: column, moving: moving))
+                    ?? AdamState(unstable: unstableNeurons[u] ?? Array(0..<size), size: size, rows: rows)
+                tasks.append(Task(target: target, relu: u, slopes: a, state: state,
+                                  parts: gradient.chunks.map { $0.values[u] ?? .init(neurons: [], values: []) },
+                                  chunkRows: chunkRows, rows: rows,
+                                  moving: moving))
             }
         }
         tasks.withUnsafeMutableBufferPointer { all in
             let all = UnsafeMutableBufferPointerBox(all)
             DispatchQueue.concurrentPerform(iterations: all.buffer.count) { t in
                 let task = all.buffer.baseAddress! + t
-                let (rows, width, g) = (task.pointee.rows, task.pointee.width, task.pointee.gradient)
+                let (rows, parts, chunkRows) = (task.pointee.rows, task.pointee.parts, task.pointee.chunkRows)
                 let size = task.pointee.slopes.count / max(rows, 1)
-                if !g.isEmpty {
-                    for e in 0..<size where !task.pointee.state.movingNeuron[e] {
-                        for k in 0..<width where g[e * width + k] != 0 {
+                for (g, columns) in zip(parts, chunkRows) {
+                    let width = columns.count
+                    for (index, e) in g.neurons.enumerated()
+                    where !task.pointee.state.movingNeuron[e] && task.pointee.state.slot[e] >= 0 {
+                        for k in 0..<width where g.values[index * width + k] != 0 {
                             task.pointee.state.movingNeuron[e] = true
                             break
                         }
                     }
                 }
-                let column = task.pointee.column, moving = task.pointee.moving, movingNeuron = task.pointee.state.movingNeuron
+                let moving = task.pointee.moving, movingNeuron = task.pointee.state.movingNeuron
+                let slot = task.pointee.state.slot
+                // One neuron's gradient over all the target's rows, scattered from the chunks.
+                var gradientRow = [Double](repeating: 0, count: rows)
                 // Moved out, so that each array is uniquely referenced while updated.
                 var slopes = task.pointee.slopes, first = task.pointee.state.firstMoment, second = task.pointee.state.secondMoment
                 task.pointee.slopes = []
@@ -233,16 +286,33 @@ struct AlphaCrownOptimiser {
                 slopes.withUnsafeMutableBufferPointer { a in
                     first.withUnsafeMutableBufferPointer { m in
                         second.withUnsafeMutableBufferPointer { s in
+                            gradientRow.withUnsafeMutableBufferPointer { row in
+                            // Per chunk, the position in its (ascending) neuron list reached so far.
+                            var cursor = [Int](repeating: 0, count: parts.count)
                             for e in 0..<size where movingNeuron[e] {
+                                for (c, g) in parts.enumerated() {
+                                    var i = cursor[c]
+                                    while i < g.neurons.count && g.neurons[i] < e { i += 1 }
+                                    cursor[c] = i
+                                    guard i < g.neurons.count && g.neurons[i] == e else { continue }
+                                    let columns = chunkRows[c]
+                                    g.values.withUnsafeBufferPointer { pg in
+                                        let block = pg.baseAddress! + i * columns.count
+                                        for (k, r) in columns.enumerated() { row[r] = block[k] }
+                                    }
+                                }
+                                let base = slot[e] * rows
                                 for r in moving {
-                                    let i = e * rows + r
-                                    let gi = (!g.isEmpty && column[r] >= 0) ? g[e * width + column[r]] : 0
-                                    if gi == 0 && m[i] == 0 { continue }
-                                    m[i] = beta1 * m[i] + (1 - beta1) * gi
-                                    s[i] = beta2 * s[i] + (1 - beta2) * gi * gi
-                                    let update = rate * (m[i] / correction1) / ((s[i] / correction2).squareRoot() + epsilon)
+                                    let i = e * rows + r, j = base + r
+                                    let gi = row[r]
+                                    row[r] = 0
+                                    if gi == 0 && m[j] == 0 { continue }
+                                    m[j] = beta1 * m[j] + (1 - beta1) * gi
+                                    s[j] = beta2 * s[j] + (1 - beta2) * gi * gi
+                                    let update = rate * (m[j] / correction1) / ((s[j] / correction2).squareRoot() + epsilon)
                                     a[i] = Swift.min(1, Swift.max(0, a[i] + update))
                                 }
+                            }
                             }
                         }
                     }
@@ -269,6 +339,9 @@ struct AlphaCrownOptimiser {
             for node in graph.nodes[0...last] where node.operation == .relu {
                 guard case .relu(let relu)? = sweep.relaxations[node.output] else { continue }
                 let size = graph.values[node.output].count, rows = boxes.count
+                if unstableNeurons[node.output] == nil {
+                    unstableNeurons[node.output] = (0..<size).filter { e in (0..<batch).contains { relu.unstable[$0 * size + e] } }
+                }
                 var a = [Double](repeating: 0, count: size * rows)
                 for e in 0..<size {
                     for r in 0..<rows { a[e * rows + r] = relu.lowerSlope[boxes[r] * size + e] }
@@ -364,7 +437,7 @@ struct AlphaCrownOptimiser {
         let allRows = rowCount(target, sweep.targets)
         let slopes = alpha[target] ?? [:]
         let lock = NSLock()
-        var alphaGradients = TargetGradient(rows: rows, values: [:])
+        var alphaGradients = TargetGradient(rows: rows, chunks: [])
         var lineGradients = upperLineGradient
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
             let range = (c * chunk)..<min(rows.count, (c + 1) * chunk)
@@ -372,25 +445,19 @@ struct AlphaCrownOptimiser {
             let chunkRows = indices.map { rows[$0] }
             var pass = BackwardPass(propagator: propagator, target: target, rowBox: indices.map { rowBox[$0] },
                                     relaxations: sweep.relaxations)
-            pass.slopes = slopes.mapValues { columns($0, rows: allRows, chunkRows) }
-            pass.slopeStride = chunkRows.count
+            // The full slope matrices, read at the chunk's columns (no copy).
+            pass.slopes = slopes
+            pass.slopeStride = allRows
+            pass.slopeColumns = chunkRows
             pass.recordsReluCoefficients = true
             pass.recordsInputCoefficients = true
             pass.precision = options.precision
             let out = pass.run(initial: initial(indices), box: box)
             let local = relaxedForward(out, target: target, rowBox: indices.map { rowBox[$0] },
-                                       weights: indices.map { weights[$0] }, slopes: pass.slopes,
-                                       relaxations: sweep.relaxations)
+                                       weights: indices.map { weights[$0] }, slopes: slopes, slopeStride: allRows,
+                                       slopeColumns: chunkRows, relaxations: sweep.relaxations)
             lock.lock()
-            for (u, g) in local.alpha {
-                let size = g.count / chunkRows.count
-                if alphaGradients.values[u] == nil { alphaGradients.values[u] = [Double](repeating: 0, count: size * rows.count) }
-                alphaGradients.values[u]!.withUnsafeMutableBufferPointer { all in
-                    for e in 0..<size {
-                        for k in 0..<chunkRows.count { all[e * rows.count + range.lowerBound + k] = g[e * chunkRows.count + k] }
-                    }
-                }
-            }
+            alphaGradients.chunks.append(.init(range: range, values: local.alpha))
             for (u, g) in local.upperLine {
                 var total = lineGradients[u] ?? ([Double](repeating: 0, count: g.s.count), [Double](repeating: 0, count: g.t.count))
                 for i in 0..<g.s.count {
@@ -402,6 +469,7 @@ struct AlphaCrownOptimiser {
             lock.unlock()
         }
         upperLineGradient = lineGradients
+        alphaGradients.chunks.sort { $0.range.lowerBound < $1.range.lowerBound }
         return alphaGradients
     }
 
@@ -414,8 +482,9 @@ struct AlphaCrownOptimiser {
     /// intermediate bound, spatially ordered, that is the receptive field of a few
     /// neighbouring neurons, and convolutions skip the other positions.
     private func relaxedForward(_ out: BackwardPass.Output, target: ValueID, rowBox: [Int], weights: [Double],
-                                slopes: [ValueID: [Double]], relaxations: [ValueID: NodeRelaxation])
-        -> (alpha: [ValueID: [Double]], upperLine: [ValueID: (s: [Double], t: [Double])]) {
+                                slopes: [ValueID: [Double]], slopeStride: Int, slopeColumns: [Int],
+                                relaxations: [ValueID: NodeRelaxation])
+        -> (alpha: [ValueID: TargetGradient.Sparse], upperLine: [ValueID: (s: [Double], t: [Double])]) {
         let rows = rowBox.count
         let n = propagator.inputSize
         guard let last = propagator.producers[target] else { return ([:], [:]) }
@@ -429,7 +498,7 @@ struct AlphaCrownOptimiser {
             }
         }
         xi[graph.input] = corner
-        var alphaGradients = [ValueID: [Double]]()
+        var alphaGradients = [ValueID: TargetGradient.Sparse]()
         var upperLine = [ValueID: (s: [Double], t: [Double])]()
         for node in graph.nodes[0..<last] {
             guard needed[node.output] != nil, node.inputs.allSatisfy({ xi[$0] != nil }) else { continue }
@@ -449,25 +518,70 @@ struct AlphaCrownOptimiser {
                     xi[node.output] = post
                     continue
                 }
-                var g = [Double](repeating: 0, count: size * rows)
+                // The unstable neurons (in some row's box), which alone carry α gradients.
+                let singleBox = rowBox.allSatisfy { $0 == rowBox[0] } ? rowBox[0] : nil
+                let unstable = (0..<size).filter { j in
+                    singleBox.map { relu.unstable[$0 * size + j] } ?? rowBox.contains { relu.unstable[$0 * size + j] }
+                }
+                var slot = [Int](repeating: -1, count: size)
+                for (index, j) in unstable.enumerated() { slot[j] = index }
+                var g = [Double](repeating: 0, count: unstable.count * rows)
                 var gs = [Double](repeating: 0, count: batch * size), gt = gs
-                for j in 0..<size {
-                    for r in 0..<rows {
-                        let e = j * rows + r, k = rowBox[r] * size + j
-                        if !relu.unstable[k] {
-                            post[e] = relu.lowerSlope[k] * pre[e]
-                        } else if a[e] >= 0 {
-                            post[e] = alpha[e] * pre[e]
-                            g[e] = weights[r] * a[e] * pre[e]
+                let mask = needed[node.output]!
+                // Only the elements later computations read (or that carry a gradient) are
+                // computed; the others stay zero.
+                pre.withUnsafeBufferPointer { pre in
+                a.withUnsafeBufferPointer { a in
+                alpha.withUnsafeBufferPointer { alpha in
+                post.withUnsafeMutableBufferPointer { post in
+                g.withUnsafeMutableBufferPointer { g in
+                    for j in 0..<size where mask[j] {
+                        let block = j * rows
+                        if let b = singleBox {
+                            let k = b * size + j
+                            if !relu.unstable[k] {
+                                let slope = relu.lowerSlope[k]
+                                for r in 0..<rows { post[block + r] = slope * pre[block + r] }
+                                continue
+                            }
+                            let (upper, intercept) = (relu.upperSlope[k], relu.upperIntercept[k])
+                            var (sumS, sumT) = (0.0, 0.0)
+                            for r in 0..<rows {
+                                let e = block + r, c = a[e], x = pre[e]
+                                if c >= 0 {
+                                    post[e] = alpha[j * slopeStride + slopeColumns[r]] * x
+                                    g[slot[j] * rows + r] = weights[r] * c * x
+                                } else {
+                                    post[e] = upper * x + intercept
+                                    sumS += weights[r] * c * x
+                                    sumT += weights[r] * c
+                                }
+                            }
+                            gs[k] += sumS
+                            gt[k] += sumT
                         } else {
-                            post[e] = relu.upperSlope[k] * pre[e] + relu.upperIntercept[k]
-                            gs[k] += weights[r] * a[e] * pre[e]
-                            gt[k] += weights[r] * a[e]
+                            for r in 0..<rows {
+                                let e = block + r, k = rowBox[r] * size + j
+                                if !relu.unstable[k] {
+                                    post[e] = relu.lowerSlope[k] * pre[e]
+                                } else if a[e] >= 0 {
+                                    post[e] = alpha[j * slopeStride + slopeColumns[r]] * pre[e]
+                                    g[slot[j] * rows + r] = weights[r] * a[e] * pre[e]
+                                } else {
+                                    post[e] = relu.upperSlope[k] * pre[e] + relu.upperIntercept[k]
+                                    gs[k] += weights[r] * a[e] * pre[e]
+                                    gt[k] += weights[r] * a[e]
+                                }
+                            }
                         }
                     }
                 }
+                }
+                }
+                }
+                }
                 xi[node.output] = post
-                alphaGradients[node.output] = g
+                alphaGradients[node.output] = TargetGradient.Sparse(neurons: unstable, values: g)
                 upperLine[node.output] = (gs, gt)
             case .maxPool:
                 guard case .maxPool(let relaxation)? = relaxations[node.output] else { continue }

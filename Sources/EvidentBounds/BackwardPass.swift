@@ -63,6 +63,9 @@ struct BackwardPass {
     var slopes: [ValueID: [Double]] = [:]
     var slopeStride: Int? = nil
     var slopeOffset = 0
+    /// When set, row `r`'s slopes are column `slopeColumns[r]` instead (an arbitrary subset
+    /// of the rows, as α gradients select them), so that no slopes need copying.
+    var slopeColumns: [Int]? = nil
     /// Whether to keep the coefficients arriving at each ReLU output (for α gradients).
     var recordsReluCoefficients = false
     /// Whether to return the coefficients on the input.
@@ -209,7 +212,8 @@ struct BackwardPass {
                 let e = element[r], k = rowBox[r] * size + e, c = v[r]
                 if c >= 0 {
                     // Slopes only act on unstable neurons; stable ones are exact.
-                    let slope = relaxation.unstable[k] ? (rowSlopes?[e * stride + slopeOffset + r] ?? relaxation.lowerSlope[k])
+                    let column = slopeColumns?[r] ?? slopeOffset + r
+                    let slope = relaxation.unstable[k] ? (rowSlopes?[e * stride + column] ?? relaxation.lowerSlope[k])
                         : relaxation.lowerSlope[k]
                     v[r] = c * S(slope)
                 } else {
@@ -366,6 +370,8 @@ struct BackwardPass {
         let rows = rowBox.count
         let stride = slopeStride ?? rows, offset = slopeOffset
         let emptySlopes = [Double]()
+        let columns = slopeColumns ?? (rowSlopes != nil && singleBox == nil ? Array(offset..<(offset + rows)) : [])
+        columns.withUnsafeBufferPointer { column in
         (rowSlopes ?? emptySlopes).withUnsafeBufferPointer { alphas in
         out.withUnsafeMutableBufferPointer { o in
             relaxation.upperSlope.withUnsafeBufferPointer { us in
@@ -382,7 +388,14 @@ struct BackwardPass {
                                         continue
                                     }
                                     let (u, t) = (S(us[index]), ui[index])
-                                    if rowSlopes != nil {
+                                    if rowSlopes != nil && slopeColumns != nil {
+                                        let alpha = alphas.baseAddress! + j * stride
+                                        for r in 0..<rows {
+                                            let c = block[r]
+                                            block[r] = c >= 0 ? c * S(alpha[column[r]]) : c * u
+                                            k[r] += Double(Swift.min(c, 0)) * t
+                                        }
+                                    } else if rowSlopes != nil {
                                         let alpha = alphas.baseAddress! + j * stride + offset
                                         for r in 0..<rows {
                                             let c = block[r]
@@ -405,7 +418,7 @@ struct BackwardPass {
                                         if !relaxation.unstable[index] {
                                             if ls[index] == 0 { block[r] = 0 }
                                         } else if c > 0 {
-                                            block[r] = c * S(rowSlopes != nil ? alphas[j * stride + offset + r] : ls[index])
+                                            block[r] = c * S(rowSlopes != nil ? alphas[j * stride + column[r]] : ls[index])
                                         } else {
                                             block[r] = c * S(us[index])
                                             k[r] += Double(c) * ui[index]
@@ -417,6 +430,7 @@ struct BackwardPass {
                     }
                 }
             }
+        }
         }
         }
     }

@@ -194,7 +194,13 @@ extension ConvolutionKernels {
         let (kh, kw, sh, sw, dh, dw, pt, pl) = geo.windowParameters
         let inPlane = h * w, outPlane = oh * ow
         precondition(a.count == images * m * outPlane * n, "ConvolutionKernels.transpose: coefficient size mismatch")
-        var out = [S](repeating: 0, count: images * c * inPlane * n)
+        // Every (image, group, input position) block of the result is written exactly once:
+        // by its GEMM (beta 0), or zero-filled where no non-zero coefficient reaches it. So
+        // the result starts uninitialised rather than zeroed first.
+        return [S](unsafeUninitializedCapacity: images * c * inPlane * n) { po, initialized in
+        func zeroFill(image: Int, group g: Int, position q: Int) {
+            for ci in 0..<cg { (po.baseAddress! + ((image * c + g * cg + ci) * inPlane + q) * n).initialize(repeating: 0, count: n) }
+        }
         // Which output elements carry any non-zero coefficient.
         let nonzero: [Bool] = a.withUnsafeBufferPointer { pa in
             (0..<(images * m * outPlane)).map { e in
@@ -234,8 +240,11 @@ extension ConvolutionKernels {
                         sources.append((ky * kw + kx, (ty / sh) * ow + tx / sw))
                     }
                 }
-                if sources.isEmpty { continue }
                 let q = y * w + x
+                if sources.isEmpty {
+                    for image in 0..<images { for g in 0..<geo.group { zeroFill(image: image, group: g, position: q) } }
+                    continue
+                }
                 for image in 0..<images {
                     for g in 0..<geo.group {
                         // Gather the non-zero output elements (offset, mi) and their weight rows.
@@ -258,22 +267,24 @@ extension ConvolutionKernels {
                                 }
                             }
                         }
-                        if depth == 0 { continue }
+                        if depth == 0 {
+                            zeroFill(image: image, group: g, position: q)
+                            continue
+                        }
                         weights.withUnsafeBufferPointer { pw in
                             gathered.withUnsafeBufferPointer { gb in
-                                out.withUnsafeMutableBufferPointer { po in
-                                    // [Cg × n] (rows strided by a plane) = weightsᵀ [Cg × depth] · gathered [depth × n]
-                                    BLAS.gemm(.transposed, .none, m: cg, n: n, k: depth,
-                                              a: pw.baseAddress!, lda: cg,
-                                              b: gb.baseAddress!, ldb: n,
-                                              c: po.baseAddress! + ((image * c + g * cg) * inPlane + q) * n, ldc: inPlane * n)
-                                }
+                                // [Cg × n] (rows strided by a plane) = weightsᵀ [Cg × depth] · gathered [depth × n]
+                                BLAS.gemm(.transposed, .none, m: cg, n: n, k: depth,
+                                          a: pw.baseAddress!, lda: cg,
+                                          b: gb.baseAddress!, ldb: n,
+                                          c: po.baseAddress! + ((image * c + g * cg) * inPlane + q) * n, ldc: inPlane * n)
                             }
                         }
                     }
                 }
             }
         }
-        return out
+        initialized = images * c * inPlane * n
+        }
     }
 }

@@ -40,7 +40,8 @@ struct AlphaGradientTests {
         var checked = 0, intermediateChecked = 0
         for (target, gradient) in gradients where !convolutional || target == graph.output {
             let rows = target == graph.output ? 2 : 2 * targets[target]!.count
-            for (u, g) in gradient.values {
+            for u in gradient.relus.sorted() {
+                let g = gradient.values(u, size: graph.values[u].count)
                 let size = g.count / gradient.rows.count
                 for (k, row) in gradient.rows.enumerated() {
                     for e in 0..<size where g[e * gradient.rows.count + k] != 0 {
