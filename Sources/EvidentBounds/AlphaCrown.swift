@@ -122,7 +122,7 @@ struct AlphaCrownOptimiser {
 
     /// The first (CROWN) sweep, unless given; fixes the intermediate targets and starts the slopes.
     mutating func start(_ first: BoundPropagator.IntermediateSweep? = nil) -> BoundPropagator.IntermediateSweep {
-        let sweep = first ?? propagator.intermediateSweep(box: box, batch: batch, options: options)
+        let sweep = first ?? propagator.intermediateSweep(box: box, batch: batch, options: options, recording: true)
         initialiseSlopes(sweep)
         return sweep
     }
@@ -149,8 +149,10 @@ struct AlphaCrownOptimiser {
 
     /// A sweep with the current slopes, and the final bounds it gives.
     func evaluate(targets: [ValueID: BoundPropagator.CrownTargets]) -> (sweep: BoundPropagator.IntermediateSweep, final: [Double]) {
-        let sweep = propagator.intermediateSweep(box: box, batch: batch, options: quiet, fixedTargets: targets, slopes: alpha)
-        return (sweep, finalBounds(sweep))
+        var sweep = propagator.intermediateSweep(box: box, batch: batch, options: quiet, fixedTargets: targets, slopes: alpha,
+                                                 recording: true)
+        let final = finalBounds(&sweep)
+        return (sweep, final)
     }
 
     mutating func run(first: BoundPropagator.IntermediateSweep? = nil) -> BoundResult {
@@ -174,10 +176,10 @@ struct AlphaCrownOptimiser {
                 // Intermediate bounds are intersected with every earlier sweep's (all valid);
                 // gradients pass straight through to the CROWN rows (see `slopeGradients`).
                 sweep = propagator.intermediateSweep(box: box, batch: batch, options: quiet, fixedTargets: targets,
-                                                     slopes: alpha, previous: sweep.bounds)
+                                                     slopes: alpha, previous: sweep.bounds, recording: true)
                 lap(\.sweeps)
             }
-            let final = finalBounds(sweep)
+            let final = finalBounds(&sweep)
             lap(\.finalRows)
             done += 1
             var improved = [Int]()
@@ -352,12 +354,17 @@ struct AlphaCrownOptimiser {
         }
     }
 
-    private func finalBounds(_ sweep: BoundPropagator.IntermediateSweep) -> [Double] {
+    /// The final rows' bounds with the current slopes, recorded into `sweep` (for their gradients)
+    /// when the sweep records.
+    private func finalBounds(_ sweep: inout BoundPropagator.IntermediateSweep) -> [Double] {
         let rows = rowBox.count
-        return propagator.backwardInChunks(target: graph.output, rowBox: rowBox, box: box, relaxations: sweep.relaxations,
-                                           slopes: alpha[graph.output], precision: options.precision) { range in
+        let pass = propagator.backwardInChunks(target: graph.output, rowBox: rowBox, box: box, relaxations: sweep.relaxations,
+                                               slopes: alpha[graph.output], precision: options.precision,
+                                               recording: sweep.recordedNeurons) { range in
             .dense(columns(initial, rows: rows, Array(range)))
-        }.bounds
+        }
+        sweep.records[graph.output] = pass.record
+        return pass.bounds
     }
 
     /// `∂(Σ final bounds)/∂α`, per target, per row that has a non-zero gradient, per ReLU
@@ -379,9 +386,7 @@ struct AlphaCrownOptimiser {
         let finalRows = Array(0..<rowBox.count)
         result[graph.output] = contribution(target: graph.output, rows: finalRows, rowBox: rowBox,
                                             weights: [Double](repeating: 1, count: rowBox.count), sweep: sweep,
-                                            upperLineGradient: &upperLineGradient) { indices in
-            .dense(columns(initial, rows: rowBox.count, indices))
-        }
+                                            upperLineGradient: &upperLineGradient)
         // Intermediate targets, last first: their rows' weights are ∂loss/∂(their bound).
         let ordered = sweep.targets.keys.sorted { propagator.producers[$0]! > propagator.producers[$1]! }
         for v in ordered {
@@ -409,7 +414,7 @@ struct AlphaCrownOptimiser {
                 if gu != 0 && (straightThrough || rowUpper == u) { chosen.append(2 * k + 1); weights.append(-gu) }
             }
             // Rows whose weight is under 1% of the largest are left out of this step: they
-            // barely move the loss, and each costs a backward and a forward pass. (The
+            // barely move the loss, and each costs a forward pass. (The
             // gradient only steers the search; every slope stays valid.)
             let threshold = weightThreshold * (weights.map(abs).max() ?? 0)
             let kept = weights.indices.filter { abs(weights[$0]) > threshold }
@@ -418,43 +423,51 @@ struct AlphaCrownOptimiser {
             guard !chosen.isEmpty else { continue }
             let allRowBox = targets.rowBox
             result[v] = contribution(target: v, rows: chosen, rowBox: chosen.map { allRowBox[$0] }, weights: weights,
-                                     sweep: sweep, upperLineGradient: &upperLineGradient) { indices in
-                .unit(element: indices.map { targets.neuron[chosen[$0] / 2] },
-                      value: indices.map { chosen[$0] % 2 == 0 ? 1 : -1 })
-            }
+                                     sweep: sweep, upperLineGradient: &upperLineGradient)
         }
         return result
     }
 
-    /// Gradients of `Σ_k weights[k] · L_{rows[k]}` for rows of one target: returns the α
-    /// gradient per row (keyed by the row's index among the target's rows) and adds the
-    /// upper-line gradients to `upperLineGradient`. Rows run in parallel chunks.
+    /// Gradients of `Σ_k weights[k] · L_{rows[k]}` for rows of one target, from what the
+    /// sweep's backward passes recorded for them (``BoundPropagator/GradientRecord``): returns
+    /// the α gradient per row (keyed by the row's index among the target's rows) and adds the
+    /// upper-line gradients to `upperLineGradient`. Rows run in parallel chunks. A sweep that
+    /// did not record gives no gradient (the slopes then stay where they are).
     private func contribution(target: ValueID, rows: [Int], rowBox: [Int], weights: [Double],
                               sweep: BoundPropagator.IntermediateSweep,
-                              upperLineGradient: inout [ValueID: (s: [Double], t: [Double])],
-                              initial: ([Int]) -> Coefficients<Double>) -> TargetGradient {
+                              upperLineGradient: inout [ValueID: (s: [Double], t: [Double])]) -> TargetGradient {
+        var alphaGradients = TargetGradient(rows: rows, chunks: [])
+        guard let record = sweep.records[target], let neurons = sweep.recordedNeurons else { return alphaGradients }
         let (chunk, chunks) = propagator.chunking(rows.count)
         let allRows = rowCount(target, sweep.targets)
         let slopes = alpha[target] ?? [:]
+        let n = propagator.inputSize
         let lock = NSLock()
-        var alphaGradients = TargetGradient(rows: rows, chunks: [])
         var lineGradients = upperLineGradient
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
             let range = (c * chunk)..<min(rows.count, (c + 1) * chunk)
-            let indices = Array(range)
-            let chunkRows = indices.map { rows[$0] }
-            var pass = BackwardPass(propagator: propagator, target: target, rowBox: indices.map { rowBox[$0] },
-                                    relaxations: sweep.relaxations)
-            // The full slope matrices, read at the chunk's columns (no copy).
-            pass.slopes = slopes
-            pass.slopeStride = allRows
-            pass.slopeColumns = chunkRows
-            pass.recordsReluCoefficients = true
-            pass.recordsInputCoefficients = true
-            pass.precision = options.precision
-            let out = pass.run(initial: initial(indices), box: box)
-            let local = relaxedForward(out, target: target, rowBox: indices.map { rowBox[$0] },
-                                       weights: indices.map { weights[$0] }, slopes: slopes, slopeStride: allRows,
+            let chunkRows = Array(rows[range]), chunkBoxes = Array(rowBox[range])
+            let width = chunkRows.count
+            // Each row's minimising corner, and its recorded coefficients, as this chunk's columns.
+            let source = chunkRows.map { (chunk: $0 / record.chunkSize, row: $0 % record.chunkSize) }
+            var corner = [Double](repeating: 0, count: n * width)
+            for (k, (c, row)) in source.enumerated() {
+                let part = record.chunks[c], base = chunkBoxes[k] * n
+                for i in 0..<n { corner[i * width + k] = part.atLower[i * part.rows + row] ? box.lower[base + i] : box.upper[base + i] }
+            }
+            var coefficients = [ValueID: [Double]]()
+            for u in Set(record.chunks.flatMap(\.coefficients.keys)) {
+                let count = neurons[u]?.count ?? 0
+                var gathered = [Double](repeating: 0, count: count * width)
+                for (k, (c, row)) in source.enumerated() {
+                    guard let all = record.chunks[c].coefficients[u] else { continue }
+                    let rows = record.chunks[c].rows
+                    for j in 0..<count { gathered[j * width + k] = all[j * rows + row] }
+                }
+                coefficients[u] = gathered
+            }
+            let local = relaxedForward(corner: corner, coefficients: coefficients, neurons: neurons, target: target,
+                                       rowBox: chunkBoxes, weights: Array(weights[range]), slopes: slopes, slopeStride: allRows,
                                        slopeColumns: chunkRows, relaxations: sweep.relaxations)
             lock.lock()
             alphaGradients.chunks.append(.init(range: range, values: local.alpha))
@@ -481,22 +494,15 @@ struct AlphaCrownOptimiser {
     /// gradients depend on are computed (``neededElements``): for the rows of an
     /// intermediate bound, spatially ordered, that is the receptive field of a few
     /// neighbouring neurons, and convolutions skip the other positions.
-    private func relaxedForward(_ out: BackwardPass.Output, target: ValueID, rowBox: [Int], weights: [Double],
+    private func relaxedForward(corner: [Double], coefficients: [ValueID: [Double]], neurons: [ValueID: [Int]],
+                                target: ValueID, rowBox: [Int], weights: [Double],
                                 slopes: [ValueID: [Double]], slopeStride: Int, slopeColumns: [Int],
                                 relaxations: [ValueID: NodeRelaxation])
         -> (alpha: [ValueID: TargetGradient.Sparse], upperLine: [ValueID: (s: [Double], t: [Double])]) {
         let rows = rowBox.count
-        let n = propagator.inputSize
         guard let last = propagator.producers[target] else { return ([:], [:]) }
-        let needed = neededElements(out, last: last, rows: rows)
+        let needed = neededElements(coefficients, neurons: neurons, last: last, rows: rows)
         var xi = [[Double]?](repeating: nil, count: graph.values.count)
-        var corner = [Double](repeating: 0, count: n * rows)
-        for i in 0..<n {
-            for r in 0..<rows {
-                let base = rowBox[r] * n
-                corner[i * rows + r] = out.inputCoefficients[i * rows + r] >= 0 ? box.lower[base + i] : box.upper[base + i]
-            }
-        }
         xi[graph.input] = corner
         var alphaGradients = [ValueID: TargetGradient.Sparse]()
         var upperLine = [ValueID: (s: [Double], t: [Double])]()
@@ -510,7 +516,8 @@ struct AlphaCrownOptimiser {
                 guard case .relu(let relu)? = relaxations[node.output] else { continue }
                 let pre = xi[node.inputs[0]]!
                 var post = [Double](repeating: 0, count: size * rows)
-                guard let a = out.reluCoefficients[node.output], let alpha = slopes[node.output] else {
+                guard let a = coefficients[node.output], let unstable = neurons[node.output],
+                      let alpha = slopes[node.output] else {
                     // Not reached by the backward pass: any line will do, it carries no weight.
                     for j in 0..<size {
                         for r in 0..<rows { post[j * rows + r] = relu.lowerSlope[rowBox[r] * size + j] * pre[j * rows + r] }
@@ -518,11 +525,9 @@ struct AlphaCrownOptimiser {
                     xi[node.output] = post
                     continue
                 }
-                // The unstable neurons (in some row's box), which alone carry α gradients.
+                // `a` holds the coefficients on the recorded (unstable) neurons, which alone carry
+                // α gradients.
                 let singleBox = rowBox.allSatisfy { $0 == rowBox[0] } ? rowBox[0] : nil
-                let unstable = (0..<size).filter { j in
-                    singleBox.map { relu.unstable[$0 * size + j] } ?? rowBox.contains { relu.unstable[$0 * size + j] }
-                }
                 var slot = [Int](repeating: -1, count: size)
                 for (index, j) in unstable.enumerated() { slot[j] = index }
                 var g = [Double](repeating: 0, count: unstable.count * rows)
@@ -546,11 +551,12 @@ struct AlphaCrownOptimiser {
                             }
                             let (upper, intercept) = (relu.upperSlope[k], relu.upperIntercept[k])
                             var (sumS, sumT) = (0.0, 0.0)
+                            let recorded = slot[j] * rows
                             for r in 0..<rows {
-                                let e = block + r, c = a[e], x = pre[e]
+                                let e = block + r, c = a[recorded + r], x = pre[e]
                                 if c >= 0 {
                                     post[e] = alpha[j * slopeStride + slopeColumns[r]] * x
-                                    g[slot[j] * rows + r] = weights[r] * c * x
+                                    g[recorded + r] = weights[r] * c * x
                                 } else {
                                     post[e] = upper * x + intercept
                                     sumS += weights[r] * c * x
@@ -564,13 +570,14 @@ struct AlphaCrownOptimiser {
                                 let e = block + r, k = rowBox[r] * size + j
                                 if !relu.unstable[k] {
                                     post[e] = relu.lowerSlope[k] * pre[e]
-                                } else if a[e] >= 0 {
+                                } else if a[slot[j] * rows + r] >= 0 {
                                     post[e] = alpha[j * slopeStride + slopeColumns[r]] * pre[e]
-                                    g[slot[j] * rows + r] = weights[r] * a[e] * pre[e]
+                                    g[slot[j] * rows + r] = weights[r] * a[slot[j] * rows + r] * pre[e]
                                 } else {
+                                    let c = a[slot[j] * rows + r]
                                     post[e] = relu.upperSlope[k] * pre[e] + relu.upperIntercept[k]
-                                    gs[k] += weights[r] * a[e] * pre[e]
-                                    gt[k] += weights[r] * a[e]
+                                    gs[k] += weights[r] * c * pre[e]
+                                    gt[k] += weights[r] * c
                                 }
                             }
                         }
@@ -601,11 +608,12 @@ struct AlphaCrownOptimiser {
     }
 
     /// The elements of each value (before `last`) that the gradients depend on: at a ReLU,
-    /// the pre-activations where some row's coefficient on the output is non-zero, and
+    /// the pre-activations of recorded (unstable) neurons where some row's coefficient on the
+    /// output is non-zero (only they carry gradients), and
     /// everything later computations read. Masks are propagated backwards structurally:
     /// elementwise operations keep them, a convolution widens each needed output position to
     /// its input window (all channels), and any other operation needs all of its operands.
-    private func neededElements(_ out: BackwardPass.Output, last: Int, rows: Int) -> [[Bool]?] {
+    private func neededElements(_ coefficients: [ValueID: [Double]], neurons: [ValueID: [Int]], last: Int, rows: Int) -> [[Bool]?] {
         var needed = [[Bool]?](repeating: nil, count: graph.values.count)
         func mark(_ v: ValueID, _ mask: [Bool]) {
             guard var old = needed[v] else {
@@ -618,12 +626,12 @@ struct AlphaCrownOptimiser {
         for index in stride(from: last - 1, through: 0, by: -1) {
             let node = graph.nodes[index]
             var mask = needed[node.output]
-            if node.operation == .relu, let a = out.reluCoefficients[node.output] {
+            if node.operation == .relu, let a = coefficients[node.output], let list = neurons[node.output] {
                 let size = graph.values[node.output].count
                 var m = mask ?? [Bool](repeating: false, count: size)
                 a.withUnsafeBufferPointer { pa in
-                    for j in 0..<size where !m[j] {
-                        let block = pa.baseAddress! + j * rows
+                    for (k, j) in list.enumerated() where !m[j] {
+                        let block = pa.baseAddress! + k * rows
                         for r in 0..<rows where block[r] != 0 {
                             m[j] = true
                             break

@@ -63,11 +63,11 @@ struct BackwardPass {
     var slopes: [ValueID: [Double]] = [:]
     var slopeStride: Int? = nil
     var slopeOffset = 0
-    /// When set, row `r`'s slopes are column `slopeColumns[r]` instead (an arbitrary subset
-    /// of the rows, as α gradients select them), so that no slopes need copying.
-    var slopeColumns: [Int]? = nil
     /// Whether to keep the coefficients arriving at each ReLU output (for α gradients).
     var recordsReluCoefficients = false
+    /// When set, the coefficients arriving at each listed ReLU output are kept at the listed
+    /// neurons only (``Output/compactReluCoefficients``): what α gradients need of a pass.
+    var recordedNeurons: [ValueID: [Int]]? = nil
     /// Whether to return the coefficients on the input.
     var recordsInputCoefficients = false
     /// When set, the walk stops at every ReLU and MaxPool output and concretises the
@@ -98,6 +98,9 @@ struct BackwardPass {
         var reluCoefficients: [ValueID: [Double]]
         /// Coefficients on the input (`inputSize × rows`), when recorded.
         var inputCoefficients: [Double]
+        /// Coefficients on the ``recordedNeurons`` of each ReLU output reached
+        /// (`neurons.count × rows`), when recorded.
+        var compactReluCoefficients: [ValueID: [Double]] = [:]
     }
 
     init(propagator: BoundPropagator, target: ValueID, rowBox: [Int], relaxations: [ValueID: NodeRelaxation]) {
@@ -130,7 +133,7 @@ struct BackwardPass {
         var coefficients = [Coefficients<S>?](repeating: nil, count: graph.values.count)
         coefficients[target] = Coefficients<S>(initial)
         var constant = [Double](repeating: 0, count: rows)
-        var recorded = [ValueID: [Double]]()
+        var recorded = [ValueID: [Double]](), compact = [ValueID: [Double]]()
         if let last = propagator.producers[target] {
             for index in stride(from: last, through: 0, by: -1) {
                 let node = graph.nodes[index]
@@ -145,7 +148,7 @@ struct BackwardPass {
                     constant = concretize(incoming.densified(size: size, rows: rows), size: size, constant: constant, box: bounds)
                     continue
                 }
-                let contributions = step(index, consume incoming, constant: &constant, recorded: &recorded)
+                let contributions = step(index, consume incoming, constant: &constant, recorded: &recorded, compact: &compact)
                 for (operand, contribution) in zip(node.inputs, contributions) {
                     accumulate(contribution, into: &coefficients[operand], size: graph.values[operand].count)
                 }
@@ -155,14 +158,15 @@ struct BackwardPass {
             .densified(size: propagator.inputSize, rows: rows)
         return Output(bounds: concretize(atInput, size: propagator.inputSize, constant: constant, box: box),
                       reluCoefficients: recorded,
-                      inputCoefficients: recordsInputCoefficients ? Kernels.doubles(atInput) : [])
+                      inputCoefficients: recordsInputCoefficients ? Kernels.doubles(atInput) : [],
+                      compactReluCoefficients: compact)
     }
 
     /// Maps the coefficients on node `index`'s output to its operands.
     /// `incoming` is consumed, so a dense matrix it holds is uniquely referenced and the ReLU
     /// step scales it in place (a borrowed one would be copied by the first write).
     private func step<S: BLASScalar>(_ index: Int, _ incoming: consuming Coefficients<S>, constant: inout [Double],
-                      recorded: inout [ValueID: [Double]]) -> [Coefficients<S>] {
+                      recorded: inout [ValueID: [Double]], compact: inout [ValueID: [Double]]) -> [Coefficients<S>] {
         let graph = propagator.graph
         let node = graph.nodes[index]
         let rows = rowBox.count
@@ -171,7 +175,8 @@ struct BackwardPass {
         let size = outShape.elementCount
         if let offset = propagator.offsets[index] { addOffset(incoming, offset, to: &constant) }
 
-        if case let .unit(element, value) = incoming, !recordsReluCoefficients || node.operation != .relu {
+        let records = recordsReluCoefficients || recordedNeurons?[node.output] != nil
+        if case let .unit(element, value) = incoming, !records || node.operation != .relu {
             if let sparse = unitStep(node.operation, element: element, value: value, shapes: shapes,
                                      output: node.output, constant: &constant) {
                 return sparse
@@ -181,6 +186,15 @@ struct BackwardPass {
         switch node.operation {
         case .relu:
             if recordsReluCoefficients { recorded[node.output] = Kernels.doubles(a) }
+            if let neurons = recordedNeurons?[node.output] {
+                var kept = [Double](repeating: 0, count: neurons.count * rows)
+                a.withUnsafeBufferPointer { pa in
+                    for (k, j) in neurons.enumerated() {
+                        for r in 0..<rows { kept[k * rows + r] = Double(pa[j * rows + r]) }
+                    }
+                }
+                compact[node.output] = kept
+            }
             guard case .relu(let relaxation)? = relaxations[node.output] else {
                 preconditionFailure("BackwardPass: ReLU '\(node.name)' has no relaxation")
             }
@@ -212,8 +226,7 @@ struct BackwardPass {
                 let e = element[r], k = rowBox[r] * size + e, c = v[r]
                 if c >= 0 {
                     // Slopes only act on unstable neurons; stable ones are exact.
-                    let column = slopeColumns?[r] ?? slopeOffset + r
-                    let slope = relaxation.unstable[k] ? (rowSlopes?[e * stride + column] ?? relaxation.lowerSlope[k])
+                    let slope = relaxation.unstable[k] ? (rowSlopes?[e * stride + slopeOffset + r] ?? relaxation.lowerSlope[k])
                         : relaxation.lowerSlope[k]
                     v[r] = c * S(slope)
                 } else {
@@ -370,8 +383,6 @@ struct BackwardPass {
         let rows = rowBox.count
         let stride = slopeStride ?? rows, offset = slopeOffset
         let emptySlopes = [Double]()
-        let columns = slopeColumns ?? (rowSlopes != nil && singleBox == nil ? Array(offset..<(offset + rows)) : [])
-        columns.withUnsafeBufferPointer { column in
         (rowSlopes ?? emptySlopes).withUnsafeBufferPointer { alphas in
         out.withUnsafeMutableBufferPointer { o in
             relaxation.upperSlope.withUnsafeBufferPointer { us in
@@ -388,14 +399,7 @@ struct BackwardPass {
                                         continue
                                     }
                                     let (u, t) = (S(us[index]), ui[index])
-                                    if rowSlopes != nil && slopeColumns != nil {
-                                        let alpha = alphas.baseAddress! + j * stride
-                                        for r in 0..<rows {
-                                            let c = block[r]
-                                            block[r] = c >= 0 ? c * S(alpha[column[r]]) : c * u
-                                            k[r] += Double(Swift.min(c, 0)) * t
-                                        }
-                                    } else if rowSlopes != nil {
+                                    if rowSlopes != nil {
                                         let alpha = alphas.baseAddress! + j * stride + offset
                                         for r in 0..<rows {
                                             let c = block[r]
@@ -418,7 +422,7 @@ struct BackwardPass {
                                         if !relaxation.unstable[index] {
                                             if ls[index] == 0 { block[r] = 0 }
                                         } else if c > 0 {
-                                            block[r] = c * S(rowSlopes != nil ? alphas[j * stride + column[r]] : ls[index])
+                                            block[r] = c * S(rowSlopes != nil ? alphas[j * stride + offset + r] : ls[index])
                                         } else {
                                             block[r] = c * S(us[index])
                                             k[r] += Double(c) * ui[index]
@@ -430,7 +434,6 @@ struct BackwardPass {
                     }
                 }
             }
-        }
         }
         }
     }

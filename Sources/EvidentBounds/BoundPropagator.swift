@@ -270,7 +270,8 @@ public final class BoundPropagator: @unchecked Sendable {
             return BoundResult(lower: pass.run(initial: initial, box: box).bounds, intermediate: all, slopes: [:])
         }
         if options.method == .alphaCrown {
-            let sweep = intermediateSweep(box: box, batch: batch, options: options)
+            // Recorded for the gradients of full α-CROWN's first iteration.
+            let sweep = intermediateSweep(box: box, batch: batch, options: options, recording: options.alphaScope != .final)
             var final = options.alphaScope == .final
             if !final, let budget = memoryBudget {
                 let bytes = AlphaCrownOptimiser.slopeBytes(self, sweep: sweep, finalRows: rows)
@@ -295,7 +296,7 @@ public final class BoundPropagator: @unchecked Sendable {
         }
         let parents = batch > 1 && options.sharesContainingBoxes ? containingBoxes(box, batch: batch) : []
         let sweep = intermediateSweep(box: box, batch: batch, options: options, parents: parents)
-        let (lowerBounds, _) = backwardInChunks(target: graph.output, rowBox: rowBox, box: box, relaxations: sweep.relaxations,
+        let (lowerBounds, _, _) = backwardInChunks(target: graph.output, rowBox: rowBox, box: box, relaxations: sweep.relaxations,
                                                 precision: options.precision) { range in
             .dense(columns(initial, rows: rows, Array(range)))
         }
@@ -331,6 +332,28 @@ public final class BoundPropagator: @unchecked Sendable {
         var targets: [ValueID: CrownTargets]
         /// The raw CROWN row bounds (`2·count` per value), before intersection.
         var rowBounds: [ValueID: [Double]]
+        /// When recording (for α gradients): per ReLU output, its neurons unstable in some box
+        /// of the batch, ascending; and per target, what its backward passes recorded.
+        var recordedNeurons: [ValueID: [Int]]? = nil
+        var records: [ValueID: GradientRecord] = [:]
+    }
+
+    /// What the backward passes of one target's rows record for α gradients, kept as the
+    /// chunks of rows computed it (row `r` is row `r % chunkSize` of chunk `r / chunkSize`):
+    /// each row's minimising input corner, and its coefficients on the
+    /// ``IntermediateSweep/recordedNeurons`` of every ReLU output the passes reached.
+    struct GradientRecord {
+        var chunkSize: Int
+        var chunks: [Chunk]
+
+        struct Chunk {
+            var rows: Int
+            /// `inputSize × rows`: whether the row's coefficient on the input element is
+            /// non-negative (its minimum over the box is then at the lower end).
+            var atLower: [Bool]
+            /// Per ReLU output, `recordedNeurons.count × rows`.
+            var coefficients: [ValueID: [Double]]
+        }
     }
 
     /// Bounds of every value, with pre-activation bounds from CROWN unless `options` asks
@@ -359,9 +382,10 @@ public final class BoundPropagator: @unchecked Sendable {
                            slopes: [ValueID: [ValueID: [Double]]] = [:],
                            previous: [IntervalBounds?]? = nil,
                            parents: [Int?] = [],
-                           splits: [[NeuronSplit]] = []) -> IntermediateSweep {
+                           splits: [[NeuronSplit]] = [],
+                           recording: Bool = false) -> IntermediateSweep {
         var sweep = IntermediateSweep(bounds: [IntervalBounds?](repeating: nil, count: graph.values.count),
-                                      relaxations: [:], targets: [:], rowBounds: [:])
+                                      relaxations: [:], targets: [:], rowBounds: [:], recordedNeurons: recording ? [:] : nil)
         sweep.bounds[graph.input] = box
         // Split constraints clip their pre-activation's bounds (box b, neuron, active).
         var clips = [ValueID: [(box: Int, neuron: Int, active: Bool)]]()
@@ -399,11 +423,13 @@ public final class BoundPropagator: @unchecked Sendable {
                     progress("CROWN bounds of '\(graph.values[v].name)' (\(done) of at most \(improvableByCrown.filter { $0 }.count)): "
                              + "\(targets.count) neurons, \(2 * targets.count) rows")
                 }
-                let (rows, inputCoefficients) = backwardInChunks(
+                let (rows, inputCoefficients, record) = backwardInChunks(
                     target: v, rowBox: targets.rowBox, box: box, relaxations: sweep.relaxations, slopes: slopes[v],
-                    precision: options.precision, keepInputCoefficients: !children.isEmpty) { range in
+                    precision: options.precision, keepInputCoefficients: !children.isEmpty,
+                    recording: sweep.recordedNeurons) { range in
                     .unit(element: range.map { targets.neuron[$0 / 2] }, value: range.map { $0 % 2 == 0 ? 1 : -1 })
                 }
+                sweep.records[v] = record
                 for k in 0..<targets.count {
                     let i = targets.box[k] * size + targets.neuron[k]
                     current.lower[i] = max(current.lower[i], rows[2 * k])
@@ -418,7 +444,13 @@ public final class BoundPropagator: @unchecked Sendable {
                 clip(v, &current)
             }
             sweep.bounds[v] = current
-            if let relaxation = makeRelaxation(index, sweep.bounds, batch: batch) { sweep.relaxations[v] = relaxation }
+            if let relaxation = makeRelaxation(index, sweep.bounds, batch: batch) {
+                sweep.relaxations[v] = relaxation
+                if recording, case .relu(let relu) = relaxation {
+                    let size = graph.values[v].count
+                    sweep.recordedNeurons![v] = (0..<size).filter { j in (0..<batch).contains { relu.unstable[$0 * size + j] } }
+                }
+            }
         }
         return sweep
     }
@@ -539,22 +571,31 @@ public final class BoundPropagator: @unchecked Sendable {
     /// is the same as one pass over all rows. `initial(range)` builds the initial
     /// coefficients of the rows in `range`; `slopes` are per-row lower slopes
     /// (element-major, all rows) for α-CROWN.
+    ///
+    /// With `recording` (the neurons to record per ReLU output), the passes also return a
+    /// ``GradientRecord`` of all rows.
     func backwardInChunks(target: ValueID, rowBox: [Int], box: IntervalBounds, relaxations: [ValueID: NodeRelaxation],
                           slopes: [ValueID: [Double]]? = nil, precision: BoundPrecision, keepInputCoefficients: Bool = false,
-                          initial: (Range<Int>) -> Coefficients<Double>) -> (bounds: [Double], inputCoefficients: [Double]?) {
+                          recording: [ValueID: [Int]]? = nil,
+                          initial: (Range<Int>) -> Coefficients<Double>)
+        -> (bounds: [Double], inputCoefficients: [Double]?, record: GradientRecord?) {
         let rows = rowBox.count
         let (chunk, chunks) = chunking(rows)
         var result = [Double](repeating: 0, count: rows)
         var kept = keepInputCoefficients ? [Double](repeating: 0, count: inputSize * rows) : []
+        var recorded = [GradientRecord.Chunk?](repeating: nil, count: recording != nil ? chunks : 0)
         let n = inputSize
         result.withUnsafeMutableBufferPointer { out in
             kept.withUnsafeMutableBufferPointer { keep in
+                recorded.withUnsafeMutableBufferPointer { recorded in
                 let out = UnsafeMutableBufferPointerBox(out), keep = UnsafeMutableBufferPointerBox(keep)
+                let recorded = UnsafeMutableBufferPointerBox(recorded)
                 DispatchQueue.concurrentPerform(iterations: chunks) { c in
                     let range = (c * chunk)..<min(rows, (c + 1) * chunk)
                     var pass = BackwardPass(propagator: self, target: target, rowBox: Array(rowBox[range]), relaxations: relaxations)
                     pass.precision = precision
-                    pass.recordsInputCoefficients = keepInputCoefficients
+                    pass.recordsInputCoefficients = keepInputCoefficients || recording != nil
+                    pass.recordedNeurons = recording
                     if let slopes {
                         pass.slopes = slopes
                         pass.slopeStride = rows
@@ -567,10 +608,16 @@ public final class BoundPropagator: @unchecked Sendable {
                             for (k, r) in range.enumerated() { keep.buffer[i * rows + r] = output.inputCoefficients[i * range.count + k] }
                         }
                     }
+                    if recording != nil {
+                        recorded.buffer[c] = GradientRecord.Chunk(rows: range.count, atLower: output.inputCoefficients.map { $0 >= 0 },
+                                                                  coefficients: output.compactReluCoefficients)
+                    }
+                }
                 }
             }
         }
-        return (result, keepInputCoefficients ? kept : nil)
+        let record = recording.map { _ in GradientRecord(chunkSize: chunk, chunks: recorded.map { $0! }) }
+        return (result, keepInputCoefficients ? kept : nil, record)
     }
 
     /// Rows per chunk: enough that a coefficient matrix of the widest value stays within a
