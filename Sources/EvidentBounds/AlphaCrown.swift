@@ -140,8 +140,7 @@ struct AlphaCrownOptimiser {
             for node in graph.nodes[0...last] where node.operation == .relu {
                 guard case .relu(let relu)? = sweep.relaxations[node.output] else { continue }
                 let size = graph.values[node.output].count
-                let unstable = (0..<size).filter { e in stride(from: e, to: relu.unstable.count, by: size).contains { relu.unstable[$0] } }.count
-                total += 8 * rows * size + 2 * 8 * rows * unstable
+                total += 8 * rows * size + 2 * 8 * rows * relu.unstableNeurons(size: size).count
             }
         }
         return total
@@ -342,7 +341,7 @@ struct AlphaCrownOptimiser {
                 guard case .relu(let relu)? = sweep.relaxations[node.output] else { continue }
                 let size = graph.values[node.output].count, rows = boxes.count
                 if unstableNeurons[node.output] == nil {
-                    unstableNeurons[node.output] = (0..<size).filter { e in (0..<batch).contains { relu.unstable[$0 * size + e] } }
+                    unstableNeurons[node.output] = relu.unstableNeurons(size: size)
                 }
                 var a = [Double](repeating: 0, count: size * rows)
                 for e in 0..<size {

@@ -447,8 +447,7 @@ public final class BoundPropagator: @unchecked Sendable {
             if let relaxation = makeRelaxation(index, sweep.bounds, batch: batch) {
                 sweep.relaxations[v] = relaxation
                 if recording, case .relu(let relu) = relaxation {
-                    let size = graph.values[v].count
-                    sweep.recordedNeurons![v] = (0..<size).filter { j in (0..<batch).contains { relu.unstable[$0 * size + j] } }
+                    sweep.recordedNeurons![v] = relu.unstableNeurons(size: graph.values[v].count)
                 }
             }
         }

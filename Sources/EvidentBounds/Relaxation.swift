@@ -19,6 +19,11 @@ public struct ReluRelaxation: Sendable {
     /// Marks unstable neurons (`l < 0 < u`), per box and neuron.
     public var unstable: [Bool]
 
+    /// The neurons (of a layer of `size`) unstable in at least one box, ascending.
+    func unstableNeurons(size: Int) -> [Int] {
+        (0..<size).filter { j in stride(from: j, to: unstable.count, by: size).contains { unstable[$0] } }
+    }
+
     /// The relaxation of `max(ẑ, 0)` for pre-activation bounds `bounds`.
     public init(preActivation bounds: IntervalBounds) {
         let n = bounds.count
