@@ -413,8 +413,8 @@ struct AlphaCrownOptimiser {
                 if gu != 0 && (straightThrough || rowUpper == u) { chosen.append(2 * k + 1); weights.append(-gu) }
             }
             // Rows whose weight is under 1% of the largest are left out of this step: they
-            // barely move the loss, and each costs a forward pass. (The
-            // gradient only steers the search; every slope stays valid.)
+            // barely move the loss, and each costs a forward pass. (The gradient only steers
+            // the search; every slope stays valid.)
             let threshold = weightThreshold * (weights.map(abs).max() ?? 0)
             let kept = weights.indices.filter { abs(weights[$0]) > threshold }
             chosen = kept.map { chosen[$0] }
@@ -448,20 +448,19 @@ struct AlphaCrownOptimiser {
             let chunkRows = Array(rows[range]), chunkBoxes = Array(rowBox[range])
             let width = chunkRows.count
             // Each row's minimising corner, and its recorded coefficients, as this chunk's columns.
-            let source = chunkRows.map { (chunk: $0 / record.chunkSize, row: $0 % record.chunkSize) }
+            let source = chunkRows.map { (part: record.chunks[$0 / record.chunkSize], row: $0 % record.chunkSize) }
             var corner = [Double](repeating: 0, count: n * width)
-            for (k, (c, row)) in source.enumerated() {
-                let part = record.chunks[c], base = chunkBoxes[k] * n
+            for (k, (part, row)) in source.enumerated() {
+                let base = chunkBoxes[k] * n
                 for i in 0..<n { corner[i * width + k] = part.atLower[i * part.rows + row] ? box.lower[base + i] : box.upper[base + i] }
             }
             var coefficients = [ValueID: [Double]]()
             for u in Set(record.chunks.flatMap(\.coefficients.keys)) {
                 let count = neurons[u]?.count ?? 0
                 var gathered = [Double](repeating: 0, count: count * width)
-                for (k, (c, row)) in source.enumerated() {
-                    guard let all = record.chunks[c].coefficients[u] else { continue }
-                    let rows = record.chunks[c].rows
-                    for j in 0..<count { gathered[j * width + k] = all[j * rows + row] }
+                for (k, (part, row)) in source.enumerated() {
+                    guard let all = part.coefficients[u] else { continue }
+                    for j in 0..<count { gathered[j * width + k] = all[j * part.rows + row] }
                 }
                 coefficients[u] = gathered
             }
