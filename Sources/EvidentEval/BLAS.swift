@@ -87,7 +87,12 @@ public enum BLAS {
     /// Number of threads OpenBLAS uses (process-wide).
     public static var threadCount: Int {
         get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(max(1, newValue))) }
+        set {
+            openblas_set_num_threads(Int32(max(1, newValue)))
+            // A pool thread that never got work spins for about 0.1 s of CPU after the
+            // library starts, taking one of two cores from the engine's own workers.
+            if newValue <= 1 { _ = blas_thread_shutdown_() }
+        }
     }
 }
 
