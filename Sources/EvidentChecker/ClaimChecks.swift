@@ -259,15 +259,20 @@ enum ClaimChecks {
             }
             return nil
         }
-        // Groups whose regions share their base box's rows, by base box; the other groups.
+        // Groups whose regions share their base box's rows, by base box; the groups on such a
+        // base box itself, which take the base's state from the shared computation (it is the
+        // one a computation of the base alone gives); the other groups.
         var sharing = [UInt32: [[Int]]](), sharingOrder = [UInt32](), plain = [[Int]]()
-        for key in order {
-            let members = groups[key]!
-            if key.shared {
-                if sharing[key.region.box] == nil { sharingOrder.append(key.region.box) }
-                sharing[key.region.box, default: []].append(members)
+        for key in order where key.shared {
+            if sharing[key.region.box] == nil { sharingOrder.append(key.region.box) }
+            sharing[key.region.box, default: []].append(groups[key]!)
+        }
+        var onBase = [UInt32: [Int]]()
+        for key in order where !key.shared {
+            if key.region.overrides.isEmpty && sharing[key.region.box] != nil {
+                onBase[key.region.box] = groups[key]!
             } else {
-                plain.append(members)
+                plain.append(groups[key]!)
             }
         }
         // Blocks of groups: enough subdomains per pass to keep both cores busy on small networks.
@@ -291,7 +296,9 @@ enum ClaimChecks {
             for blockStart in stride(from: 0, to: all.count, by: regionsPerCall) {
                 let block = Array(all[blockStart..<min(all.count, blockStart + regionsPerCall)])
                 let shared = NodeBounds.computeShared(model, base: base, children: block.map { distinct[regionOf[$0[0]]] }, work: &work)
-                if let failure = finalRows(block, shared.children) { return .failure(failure) }
+                if blockStart == 0, let members = onBase[b] {
+                    if let failure = finalRows([members] + block, [shared.base] + shared.children) { return .failure(failure) }
+                } else if let failure = finalRows(block, shared.children) { return .failure(failure) }
             }
         }
         return .success(values)
