@@ -1,4 +1,7 @@
 import COpenBLAS
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The one place Evident calls OpenBLAS.
 ///
@@ -91,9 +94,21 @@ public enum BLAS {
             openblas_set_num_threads(Int32(max(1, newValue)))
             // A pool thread that never got work spins for about 0.1 s of CPU after the
             // library starts, taking one of two cores from the engine's own workers.
-            if newValue <= 1 { _ = blas_thread_shutdown_() }
+            if newValue <= 1, let shutdown = threadPoolShutdown { _ = shutdown() }
         }
     }
+
+    /// OpenBLAS's `blas_thread_shutdown_` (exported by its threaded builds, declared in no
+    /// header): stops the idle thread pool, which the next call asking for more than one
+    /// thread starts again. Looked up at run time, since a serial OpenBLAS lacks it.
+    private static let threadPoolShutdown: (@convention(c) () -> Int32)? = {
+        #if canImport(Glibc)
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "blas_thread_shutdown_") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) () -> Int32).self)
+        #else
+        return nil
+        #endif
+    }()
 }
 
 /// The element types OpenBLAS multiplies: Float64 (`dgemm`) and Float32 (`sgemm`).
