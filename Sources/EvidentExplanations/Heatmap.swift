@@ -39,13 +39,15 @@ public struct Heatmap: Sendable {
     /// A perceptually ordered colour scale (dark blue-purple for the lowest, through red and
     /// orange, to light yellow for the highest), by linear interpolation between stops.
     public static func colour(_ t: Double) -> (UInt8, UInt8, UInt8) {
-        let stops: [(Double, Double, Double)] = [(0, 0, 4), (40, 11, 84), (101, 21, 110), (159, 42, 99), (212, 72, 66),
-                                                 (245, 125, 21), (250, 193, 39), (252, 255, 164)]
         let x = max(0, min(1, t.isFinite ? t : 0)) * Double(stops.count - 1)
         let i = min(stops.count - 2, Int(x)), f = x - Double(i)
         func mix(_ a: Double, _ b: Double) -> UInt8 { UInt8(max(0, min(255, (a + (b - a) * f).rounded()))) }
         return (mix(stops[i].0, stops[i + 1].0), mix(stops[i].1, stops[i + 1].1), mix(stops[i].2, stops[i + 1].2))
     }
+
+    /// The colour scale's stops, evenly spaced from 0 to 1.
+    static let stops: [(Double, Double, Double)] = [(0, 0, 4), (40, 11, 84), (101, 21, 110), (159, 42, 99), (212, 72, 66),
+                                                    (245, 125, 21), (250, 193, 39), (252, 255, 164)]
 
     /// Pixel scale so that the panels are at least 256 pixels on their longer side.
     var scale: Int { max(1, Int((256.0 / Double(max(shape.height, shape.width))).rounded(.up))) }
@@ -80,7 +82,8 @@ public struct Heatmap: Sendable {
 
     /// The map panel's pixels: the score's colour, lightly blended with the image's brightness
     /// (80% colour) so that the picture's shapes stay visible under the map.
-    func mapPixel(_ p: Int) -> (UInt8, UInt8, UInt8) {
+    /// `range` is ``range``, passed in so that a picture computes it once.
+    func mapPixel(_ p: Int, range: (low: Double, high: Double)) -> (UInt8, UInt8, UInt8) {
         let (low, high) = range
         let (r, g, b) = Heatmap.colour((scores[label[p]] - low) / (high - low))
         let (ir, ig, ib) = imagePixel(p)
@@ -115,9 +118,10 @@ public struct Heatmap: Sendable {
             pixels[i + 1] = c.1
             pixels[i + 2] = c.2
         }
+        let scale = range
         for p in 0..<shape.plane {
             let (py, px) = (p / shape.width, p % shape.width)
-            let a = imagePixel(p), m = mapPixel(p)
+            let a = imagePixel(p), m = mapPixel(p, range: scale)
             for dy in 0..<l.scale {
                 for dx in 0..<l.scale {
                     put(l.imageX + px * l.scale + dx, l.panelY + py * l.scale + dy, a)
@@ -195,17 +199,23 @@ public struct Heatmap: Sendable {
         <rect width="100%" height="100%" fill="white"/>
 
         """
-        func hex(_ c: (UInt8, UInt8, UInt8)) -> String { String(format: "#%02x%02x%02x", c.0, c.1, c.2) }
+        func hex(_ c: (UInt8, UInt8, UInt8)) -> String {
+            let digits = Array("0123456789abcdef".utf8)
+            let bytes = [UInt8(ascii: "#")] + [c.0, c.1, c.2].flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }
+            return String(decoding: bytes, as: UTF8.self)
+        }
         // Runs of equal colour along each row keep the file small.
-        for (panelX, pixel) in [(l.imageX, imagePixel), (l.mapX, mapPixel)] as [(Int, (Int) -> (UInt8, UInt8, UInt8))] {
+        let scale = range
+        for (panelX, pixel) in [(l.imageX, imagePixel), (l.mapX, { mapPixel($0, range: scale) })]
+            as [(Int, (Int) -> (UInt8, UInt8, UInt8))] {
             for y in 0..<shape.height {
                 var x = 0
                 while x < shape.width {
-                    let c = hex(pixel(y * shape.width + x))
+                    let c = pixel(y * shape.width + x)
                     var end = x + 1
-                    while end < shape.width && hex(pixel(y * shape.width + end)) == c { end += 1 }
+                    while end < shape.width && pixel(y * shape.width + end) == c { end += 1 }
                     out += "<rect x=\"\(panelX + x * l.scale)\" y=\"\(l.panelY + y * l.scale)\" width=\"\((end - x) * l.scale)\" "
-                        + "height=\"\(l.scale)\" fill=\"\(c)\"/>\n"
+                        + "height=\"\(l.scale)\" fill=\"\(hex(c))\"/>\n"
                     x = end
                 }
             }
