@@ -118,10 +118,10 @@ public struct Heatmap: Sendable {
             pixels[i + 1] = c.1
             pixels[i + 2] = c.2
         }
-        let scale = range
+        let scoreRange = range
         for p in 0..<shape.plane {
             let (py, px) = (p / shape.width, p % shape.width)
-            let a = imagePixel(p), m = mapPixel(p, range: scale)
+            let a = imagePixel(p), m = mapPixel(p, range: scoreRange)
             for dy in 0..<l.scale {
                 for dx in 0..<l.scale {
                     put(l.imageX + px * l.scale + dx, l.panelY + py * l.scale + dy, a)
@@ -205,8 +205,8 @@ public struct Heatmap: Sendable {
             return String(decoding: bytes, as: UTF8.self)
         }
         // Runs of equal colour along each row keep the file small.
-        let scale = range
-        for (panelX, pixel) in [(l.imageX, imagePixel), (l.mapX, { mapPixel($0, range: scale) })]
+        let scoreRange = range
+        for (panelX, pixel) in [(l.imageX, imagePixel), (l.mapX, { mapPixel($0, range: scoreRange) })]
             as [(Int, (Int) -> (UInt8, UInt8, UInt8))] {
             for y in 0..<shape.height {
                 var x = 0
