@@ -173,7 +173,11 @@ struct BackwardPass {
         let shapes = node.inputs.map { graph.values[$0].shape }
         let outShape = graph.values[node.output].shape
         let size = outShape.elementCount
-        if let offset = propagator.offsets[index] { addOffset(incoming, offset, to: &constant) }
+        // Convolutions skip the elements without coefficients; finding them costs one pass
+        // over the matrix, which also adds the offset.
+        var support: [Bool]? = nil
+        if case .convolution = node.operation { support = addOffset(incoming, propagator.offsets[index], to: &constant) }
+        else if let offset = propagator.offsets[index] { addOffset(incoming, offset, to: &constant) }
 
         let records = recordsReluCoefficients || recordedNeurons?[node.output] != nil
         if case let .unit(element, value) = incoming, !records || node.operation != .relu {
@@ -206,7 +210,8 @@ struct BackwardPass {
             }
             return [.dense(maxPoolStep(a, relaxation, inSize: shapes[0].elementCount, outSize: size, constant: &constant))]
         default:
-            let mapped = Kernels.transpose(node.operation, columns: a, count: rows, shapes: shapes, outputShape: outShape) ?? []
+            let mapped = Kernels.transpose(node.operation, columns: a, count: rows, shapes: shapes, outputShape: outShape,
+                                           nonzero: support) ?? []
             return mapped.map { .dense($0) }
         }
     }
@@ -304,21 +309,32 @@ struct BackwardPass {
         slot = .dense(a)
     }
 
-    /// `constant[r] += Σ_e Λ[e, r] · offset[e]`.
-    private func addOffset<S: BLASScalar>(_ incoming: Coefficients<S>, _ offset: [Double], to constant: inout [Double]) {
+    /// `constant[r] += Σ_e Λ[e, r] · offset[e]` (no offset: nothing is added). For dense
+    /// coefficients also returns which elements have a non-zero coefficient in some row: the
+    /// same pass over the matrix finds them and skips the zero rows' products.
+    @discardableResult
+    private func addOffset<S: BLASScalar>(_ incoming: Coefficients<S>, _ offset: [Double]?, to constant: inout [Double]) -> [Bool]? {
         let rows = rowBox.count
         switch incoming {
         case let .unit(element, value):
-            for r in 0..<rows { constant[r] += Double(value[r]) * offset[element[r]] }
+            if let offset { for r in 0..<rows { constant[r] += Double(value[r]) * offset[element[r]] } }
+            return nil
         case .dense(let a):
+            let size = a.count / rows
+            var support = [Bool](repeating: false, count: size)
             a.withUnsafeBufferPointer { pa in
                 constant.withUnsafeMutableBufferPointer { k in
-                    for (e, o) in offset.enumerated() where o != 0 {
+                    for e in 0..<size {
                         let block = pa.baseAddress! + e * rows
-                        for r in 0..<rows { k[r] += Double(block[r]) * o }
+                        guard Kernels.rowIsNonzero(block, count: rows) else { continue }
+                        support[e] = true
+                        if let o = offset?[e], o != 0 {
+                            for r in 0..<rows { k[r] += Double(block[r]) * o }
+                        }
                     }
                 }
             }
+            return support
         }
     }
 

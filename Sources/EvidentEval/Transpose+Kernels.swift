@@ -12,15 +12,17 @@ extension Kernels {
     /// maps `columns` coefficient vectors on the output (`outputSize × columns`) to one
     /// matrix per operand (`operandSize × columns`). Returns `nil` for ReLU and MaxPool.
     /// Computed in the precision of `S` (weights rounded to it).
+    /// `nonzero`, when given, says which output elements have a non-zero coefficient in some
+    /// vector (``rowIsNonzero(_:count:)`` per element); convolutions use it to skip the rest.
     @inlinable
     public static func transpose<S: BLASScalar>(_ operation: GraphOperation, columns a: [S], count n: Int,
-                                                shapes: [[Int]], outputShape: [Int]) -> [[S]]? {
+                                                shapes: [[Int]], outputShape: [Int], nonzero: [Bool]? = nil) -> [[S]]? {
         let shape = shapes[0]
         switch operation {
         case .relu, .maxPool:
             return nil
         case .convolution(let conv):
-            return [ConvolutionKernels.transpose(conv, columns: a, count: n, inputShape: shape)]
+            return [ConvolutionKernels.transpose(conv, columns: a, count: n, inputShape: shape, nonzero: nonzero)]
         case .linear(let lin):
             // Each item holds `groups` feature vectors on the last axis.
             let groups = shape.elementCount / lin.inFeatures
@@ -184,8 +186,11 @@ extension ConvolutionKernels {
     /// Output elements whose coefficients are all zero (typically behind inactive ReLUs in
     /// bound propagation) are left out of the block, which shrinks `depth`. Computed in the
     /// precision of `S` (weights rounded to it).
+    /// `nonzero` (per output element, whether any of its `n` coefficients is non-zero) is
+    /// computed here when not given.
     @inlinable
-    public static func transpose<S: BLASScalar>(_ conv: Convolution, columns a: [S], count n: Int, inputShape: [Int]) -> [S] {
+    public static func transpose<S: BLASScalar>(_ conv: Convolution, columns a: [S], count n: Int, inputShape: [Int],
+                                                nonzero known: [Bool]? = nil) -> [S] {
         let geo = Geometry(conv, images: inputShape[0], inputShape: inputShape)
         let images = inputShape[0]
         let (c, h, w) = (geo.channels, geo.height, geo.width)
@@ -202,13 +207,10 @@ extension ConvolutionKernels {
             for ci in 0..<cg { (po.baseAddress! + ((image * c + g * cg + ci) * inPlane + q) * n).initialize(repeating: 0, count: n) }
         }
         // Which output elements carry any non-zero coefficient.
-        let nonzero: [Bool] = a.withUnsafeBufferPointer { pa in
-            (0..<(images * m * outPlane)).map { e in
-                let base = pa.baseAddress! + e * n
-                for j in 0..<n where base[j] != 0 { return true }
-                return false
-            }
+        let nonzero: [Bool] = known ?? a.withUnsafeBufferPointer { pa in
+            (0..<(images * m * outPlane)).map { Kernels.rowIsNonzero(pa.baseAddress! + $0 * n, count: n) }
         }
+        precondition(nonzero.count == images * m * outPlane, "ConvolutionKernels.transpose: mask size mismatch")
         // Weights by (group, kernel offset, output channel), each a contiguous run over the
         // group's input channels, so a gathered element's weights are one copy.
         var byOffset = [S](repeating: 0, count: geo.group * kh * kw * mg * cg)
@@ -286,5 +288,34 @@ extension ConvolutionKernels {
         }
         initialized = images * c * inPlane * n
         }
+    }
+}
+
+extension Kernels {
+    /// Whether any of the `n` values at `row` is non-zero (NaN counts as non-zero, `-0` as
+    /// zero). The bit patterns are OR-ed in blocks, which vectorises, instead of comparing
+    /// value by value: coefficient rows behind inactive ReLUs are long runs of zeros.
+    @inlinable
+    public static func rowIsNonzero<S: BLASScalar>(_ row: UnsafePointer<S>, count n: Int) -> Bool {
+        if MemoryLayout<S>.size == 8 {
+            return UnsafeRawPointer(row).withMemoryRebound(to: UInt64.self, capacity: n) { anyBits($0, n, mask: ~(1 << 63)) }
+        }
+        precondition(MemoryLayout<S>.size == 4, "Kernels.rowIsNonzero: unsupported scalar size")
+        return UnsafeRawPointer(row).withMemoryRebound(to: UInt32.self, capacity: n) { anyBits($0, n, mask: ~(1 << 31)) }
+    }
+
+    /// Whether `(word[0] | … | word[n-1]) & mask` is non-zero, stopping at the first block
+    /// of 32 words that has a bit.
+    @inlinable
+    static func anyBits<W: FixedWidthInteger & UnsignedInteger>(_ words: UnsafePointer<W>, _ n: Int, mask: W) -> Bool {
+        var start = 0
+        while start < n {
+            let end = Swift.min(n, start + 32)
+            var bits: W = 0
+            for i in start..<end { bits |= words[i] }
+            if bits & mask != 0 { return true }
+            start = end
+        }
+        return false
     }
 }

@@ -147,4 +147,28 @@ struct KernelTests {
             #expect(abs(c[i * n + j] - expected) <= 1e-14)
         } }
     }
+
+    @Test("a row is non-zero exactly when one of its values is: -0 counts as zero, NaN and denormals as non-zero")
+    func rowSupport() {
+        func check<S: BLASScalar>(_: S.Type, specials: [S]) {
+            for n in [1, 31, 32, 33, 100] {
+                let zeros = [S](repeating: 0, count: n)
+                #expect(!zeros.withUnsafeBufferPointer { Kernels.rowIsNonzero($0.baseAddress!, count: n) })
+                var negative = zeros
+                negative[n - 1] = -0.0
+                #expect(!negative.withUnsafeBufferPointer { Kernels.rowIsNonzero($0.baseAddress!, count: n) })
+                for position in Set([0, n / 2, n - 1]) {
+                    for value in specials {
+                        var row = zeros
+                        row[position] = value
+                        #expect(row.withUnsafeBufferPointer { Kernels.rowIsNonzero($0.baseAddress!, count: n) },
+                                "\(S.self) row of \(n), \(value) at \(position)")
+                    }
+                }
+            }
+        }
+        check(Double.self, specials: [1, -1, .leastNonzeroMagnitude, -.leastNonzeroMagnitude, .nan, -.infinity,
+                                      Double(bitPattern: 1 << 31), Double(bitPattern: 1 << 32)])
+        check(Float.self, specials: [1, -1, .leastNonzeroMagnitude, -.leastNonzeroMagnitude, .nan, .infinity])
+    }
 }
