@@ -442,46 +442,103 @@ struct AlphaCrownOptimiser {
         let slopes = alpha[target] ?? [:]
         let n = propagator.inputSize
         let lock = NSLock()
-        var lineGradients = upperLineGradient
+        var upperLines = [[ValueID: (s: [Double], t: [Double])]?](repeating: nil, count: chunks)
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
             let range = (c * chunk)..<min(rows.count, (c + 1) * chunk)
             let chunkRows = Array(rows[range]), chunkBoxes = Array(rowBox[range])
             let width = chunkRows.count
-            // Each row's minimising corner, and its recorded coefficients, as this chunk's columns.
-            let source = chunkRows.map { (part: record.chunks[$0 / record.chunkSize], row: $0 % record.chunkSize) }
-            var corner = [Double](repeating: 0, count: n * width)
-            for (k, (part, row)) in source.enumerated() {
-                let base = chunkBoxes[k] * n
-                for i in 0..<n { corner[i * width + k] = part.atLower[i * part.rows + row] ? box.lower[base + i] : box.upper[base + i] }
+            // Each row's minimising corner, and its recorded coefficients, as this chunk's columns,
+            // copied element by element over runs of columns that one recorded chunk holds.
+            var runs = [(part: Int, start: Int, rows: [Int])]()
+            for (k, r) in chunkRows.enumerated() {
+                let (part, row) = r.quotientAndRemainder(dividingBy: record.chunkSize)
+                if let last = runs.last, last.part == part, last.start + last.rows.count == k {
+                    runs[runs.count - 1].rows.append(row)
+                } else {
+                    runs.append((part, k, [row]))
+                }
             }
             var coefficients = [ValueID: [Double]]()
             for u in Set(record.chunks.flatMap(\.coefficients.keys)) {
                 let count = neurons[u]?.count ?? 0
                 var gathered = [Double](repeating: 0, count: count * width)
-                for (k, (part, row)) in source.enumerated() {
-                    guard let all = part.coefficients[u] else { continue }
-                    for j in 0..<count { gathered[j * width + k] = all[j * part.rows + row] }
+                gathered.withUnsafeMutableBufferPointer { out in
+                    for run in runs {
+                        guard let all = record.chunks[run.part].coefficients[u] else { continue }
+                        let stride = record.chunks[run.part].rows
+                        all.withUnsafeBufferPointer { all in
+                            for j in 0..<count {
+                                let source = all.baseAddress! + j * stride, o = out.baseAddress! + j * width + run.start
+                                for (k, row) in run.rows.enumerated() { o[k] = source[row] }
+                            }
+                        }
+                    }
                 }
                 coefficients[u] = gathered
             }
-            let local = relaxedForward(corner: corner, coefficients: coefficients, neurons: neurons, target: target,
+            // Only the input elements the forward pass reads get their corner.
+            let needed = propagator.producers[target].map {
+                neededElements(coefficients, neurons: neurons, last: $0, rows: width)
+            } ?? []
+            let inputNeeded = (needed.isEmpty ? nil : needed[graph.input]) ?? [Bool](repeating: false, count: n)
+            var corner = [Double](repeating: 0, count: n * width)
+            corner.withUnsafeMutableBufferPointer { out in
+                box.lower.withUnsafeBufferPointer { lo in
+                    box.upper.withUnsafeBufferPointer { up in
+                        for run in runs {
+                            let part = record.chunks[run.part]
+                            part.atLower.withUnsafeBufferPointer { atLower in
+                                let first = run.rows[0], count = run.rows.count
+                                let b = chunkBoxes[run.start]
+                                let simple = run.rows.last! == first + count - 1
+                                    && chunkBoxes[run.start ..< run.start + count].allSatisfy { $0 == b }
+                                for i in 0..<n where inputNeeded[i] {
+                                    let flags = atLower.baseAddress! + i * part.rows, o = out.baseAddress! + i * width + run.start
+                                    if simple {
+                                        // Consecutive rows of one box: a contiguous select.
+                                        let (l, u) = (lo[b * n + i], up[b * n + i])
+                                        for k in 0..<count { o[k] = select(flags[first + k], l, u) }
+                                    } else {
+                                        for (k, row) in run.rows.enumerated() {
+                                            let e = chunkBoxes[run.start + k] * n + i
+                                            o[k] = select(flags[row], lo[e], up[e])
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let local = relaxedForward(corner: corner, needed: needed, coefficients: coefficients, neurons: neurons, target: target,
                                        rowBox: chunkBoxes, weights: Array(weights[range]), slopes: slopes, slopeStride: allRows,
                                        slopeColumns: chunkRows, relaxations: sweep.relaxations)
             lock.lock()
             alphaGradients.chunks.append(.init(range: range, values: local.alpha))
-            for (u, g) in local.upperLine {
-                var total = lineGradients[u] ?? ([Double](repeating: 0, count: g.s.count), [Double](repeating: 0, count: g.t.count))
+            upperLines[c] = local.upperLine
+            lock.unlock()
+        }
+        // Summed in chunk order, so that a run's result does not depend on which thread finished first.
+        for lines in upperLines {
+            for (u, g) in lines ?? [:] {
+                var total = upperLineGradient[u] ?? ([Double](repeating: 0, count: g.s.count), [Double](repeating: 0, count: g.t.count))
                 for i in 0..<g.s.count {
                     total.s[i] += g.s[i]
                     total.t[i] += g.t[i]
                 }
-                lineGradients[u] = total
+                upperLineGradient[u] = total
             }
-            lock.unlock()
         }
-        upperLineGradient = lineGradients
         alphaGradients.chunks.sort { $0.range.lowerBound < $1.range.lowerBound }
         return alphaGradients
+    }
+
+    /// `flag ? a : b` by masking bit patterns (exact, and without a branch that the
+    /// unpredictable signs of coefficients would mispredict).
+    @inline(__always)
+    private func select(_ flag: Bool, _ a: Double, _ b: Double) -> Double {
+        let mask = 0 &- UInt64(flag ? 1 : 0)
+        return Double(bitPattern: (a.bitPattern & mask) | (b.bitPattern & ~mask))
     }
 
     /// The forward pass of the relaxed network at each row's minimising corner (see the
@@ -489,17 +546,16 @@ struct AlphaCrownOptimiser {
     /// upper-line gradients (per box and neuron).
     ///
     /// Values are element-major (`size × rows`, one column per row). Only the elements the
-    /// gradients depend on are computed (``neededElements``): for the rows of an
+    /// gradients depend on (`needed`, from ``neededElements``) are computed: for the rows of an
     /// intermediate bound, spatially ordered, that is the receptive field of a few
     /// neighbouring neurons, and convolutions skip the other positions.
-    private func relaxedForward(corner: [Double], coefficients: [ValueID: [Double]], neurons: [ValueID: [Int]],
+    private func relaxedForward(corner: [Double], needed: [[Bool]?], coefficients: [ValueID: [Double]], neurons: [ValueID: [Int]],
                                 target: ValueID, rowBox: [Int], weights: [Double],
                                 slopes: [ValueID: [Double]], slopeStride: Int, slopeColumns: [Int],
                                 relaxations: [ValueID: NodeRelaxation])
         -> (alpha: [ValueID: TargetGradient.Sparse], upperLine: [ValueID: (s: [Double], t: [Double])]) {
         let rows = rowBox.count
         guard let last = propagator.producers[target] else { return ([:], [:]) }
-        let needed = neededElements(coefficients, neurons: neurons, last: last, rows: rows)
         var xi = [[Double]?](repeating: nil, count: graph.values.count)
         xi[graph.input] = corner
         var alphaGradients = [ValueID: TargetGradient.Sparse]()

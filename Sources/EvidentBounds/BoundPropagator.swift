@@ -608,7 +608,7 @@ public final class BoundPropagator: @unchecked Sendable {
                         }
                     }
                     if recording != nil {
-                        recorded.buffer[c] = GradientRecord.Chunk(rows: range.count, atLower: output.inputCoefficients.map { $0 >= 0 },
+                        recorded.buffer[c] = GradientRecord.Chunk(rows: range.count, atLower: nonNegative(output.inputCoefficients),
                                                                   coefficients: output.compactReluCoefficients)
                     }
                 }
@@ -699,6 +699,16 @@ func columns(_ matrix: [Double], rows: Int, _ indices: [Int]) -> [Double] {
         }
     }
     return out
+}
+
+/// `values.map { $0 >= 0 }`, written in place (`map` appends one element at a time).
+func nonNegative(_ values: [Double]) -> [Bool] {
+    [Bool](unsafeUninitializedCapacity: values.count) { out, count in
+        values.withUnsafeBufferPointer { v in
+            for i in 0..<v.count { out[i] = v[i] >= 0 }
+        }
+        count = values.count
+    }
 }
 
 /// Lets concurrent chunks write disjoint parts of one buffer.
