@@ -488,21 +488,11 @@ struct AlphaCrownOptimiser {
                         for run in runs {
                             let part = record.chunks[run.part]
                             part.atLower.withUnsafeBufferPointer { atLower in
-                                let first = run.rows[0], count = run.rows.count
-                                let b = chunkBoxes[run.start]
-                                let simple = run.rows.last! == first + count - 1
-                                    && chunkBoxes[run.start ..< run.start + count].allSatisfy { $0 == b }
                                 for i in 0..<n where inputNeeded[i] {
                                     let flags = atLower.baseAddress! + i * part.rows, o = out.baseAddress! + i * width + run.start
-                                    if simple {
-                                        // Consecutive rows of one box: a contiguous select.
-                                        let (l, u) = (lo[b * n + i], up[b * n + i])
-                                        for k in 0..<count { o[k] = select(flags[first + k], l, u) }
-                                    } else {
-                                        for (k, row) in run.rows.enumerated() {
-                                            let e = chunkBoxes[run.start + k] * n + i
-                                            o[k] = select(flags[row], lo[e], up[e])
-                                        }
+                                    for (k, row) in run.rows.enumerated() {
+                                        let e = chunkBoxes[run.start + k] * n + i
+                                        o[k] = flags[row] ? lo[e] : up[e]
                                     }
                                 }
                             }
@@ -531,14 +521,6 @@ struct AlphaCrownOptimiser {
         }
         alphaGradients.chunks.sort { $0.range.lowerBound < $1.range.lowerBound }
         return alphaGradients
-    }
-
-    /// `flag ? a : b` by masking bit patterns (exact, and without a branch that the
-    /// unpredictable signs of coefficients would mispredict).
-    @inline(__always)
-    private func select(_ flag: Bool, _ a: Double, _ b: Double) -> Double {
-        let mask = 0 &- UInt64(flag ? 1 : 0)
-        return Double(bitPattern: (a.bitPattern & mask) | (b.bitPattern & ~mask))
     }
 
     /// The forward pass of the relaxed network at each row's minimising corner (see the

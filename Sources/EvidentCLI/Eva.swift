@@ -28,7 +28,7 @@ struct Eva: ParsableCommand {
         Modes: full gives every B_u its own intermediate bounds, re-concretising B's CROWN \
         rows over B_u (a feature covering more than an eighth of the input is bounded like \
         independent); independent bounds every box by itself, like a one-box call (tightest, \
-        about 15 times slower on resnet_2b); reuse keeps B's intermediate bounds for every B_u (valid \
+        12-15 times slower on resnet_2b); reuse keeps B's intermediate bounds for every B_u (valid \
         there, since B_u lies inside B): fastest, loosest. All three are certified.
         Hybrid mode (--hybrid-layer, for networks too large to bound from the input): the \
         values of one layer are bounded by --samples sampled inputs per box, the rest of the \

@@ -15,7 +15,7 @@ public enum EVAMode: String, CaseIterable, Sendable {
     /// `independent`.
     case full
     /// Every box is bounded by itself, exactly as a one-box call would bound it (its own
-    /// CROWN rows for every unstable neuron): the tightest, and about 15 times the cost on resnet_2b.
+    /// CROWN rows for every unstable neuron): the tightest, and 12–15 times the cost on resnet_2b.
     case independent
     /// The full box `B`'s intermediate bounds (and, for α-CROWN, its optimised slopes) are
     /// reused for every `B_u ⊂ B`, where they remain valid: one backward pass in all, each
