@@ -65,4 +65,31 @@ struct AlphaGradientTests {
         #expect(checked >= 5)
         #expect(convolutional || intermediateChecked > 0)
     }
+
+    /// The chunks of rows run on both cores; their gradients must be combined in a fixed
+    /// order, or the thread that finishes first changes the last bits of every later step.
+    @Test("α-CROWN gives the same bounds and slopes bit for bit on every run")
+    func deterministic() throws {
+        let graph = try RandomNetworks.residual(seed: 3, channels: 4, size: 8)
+        var rng = SeededGenerator(seed: 77)
+        let centre = rng.uniforms(graph.values[graph.input].count)
+        let propagator = BoundPropagator(graph: graph)
+        func run() -> BoundResult {
+            propagator.bounds(of: .identity(outputs: propagator.outputSize), lower: centre.map { $0 - 0.2 },
+                              upper: centre.map { $0 + 0.2 }, batch: 1,
+                              options: BoundOptions(method: .alphaCrown, iterations: 8))
+        }
+        let first = run()
+        // CROWN rows per pre-activation: two per unstable neuron.
+        let rows = first.intermediate.compactMap { $0 }.map { b in 2 * zip(b.lower, b.upper).filter { $0 < 0 && $1 > 0 }.count }
+        #expect(propagator.chunking(rows.max() ?? 0).count > 1, "the test needs rows in more than one chunk: \(rows)")
+        for _ in 0..<4 {
+            let again = run()
+            #expect(again.lower.map(\.bitPattern) == first.lower.map(\.bitPattern))
+            let same = again.slopes.keys == first.slopes.keys && first.slopes.allSatisfy { relu, slopes in
+                again.slopes[relu]!.map(\.bitPattern) == slopes.map(\.bitPattern)
+            }
+            #expect(same, "the final rows' slopes differ between runs")
+        }
+    }
 }
