@@ -134,4 +134,5 @@ func printJSON<T: Encodable>(_ value: T) throws {
 /// When the process started (near enough): `verify --timeout` counts from here, loading included.
 let processStart = DispatchTime.now().uptimeNanoseconds
 configureProcess()
+ParentWatch.start()
 EvidentCommand.main()

@@ -88,6 +88,46 @@ struct CampaignCommandTests {
         #expect(rows.sorted { $0.index < $1.index }.map(\.result) == (0..<2).flatMap { _ in Self.shipped.map(\.1) })
     }
 
+    /// The state letter and parent of process `pid` from `/proc/PID/stat`, or `nil` if it is gone.
+    static func processStatus(_ pid: pid_t) -> (state: Character, parent: pid_t)? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 1, let state = fields[0].first, let parent = pid_t(fields[1]) else { return nil }
+        return (state, parent)
+    }
+
+    @Test("the runs of a campaign killed with SIGKILL stop instead of computing on unrecorded",
+          .enabled(if: SharedBenchmarks.available, Comment(rawValue: SharedBenchmarks.missingMessage)))
+    func orphanedRunStops() throws {
+        let folder = try TemporaryFolder()
+        // An instance no tool settles (resnet_2b prop_0): its run would go on to its timeout.
+        let csv = try folder.write("instances.csv", """
+            onnx,vnnlib,timeout
+            \(SharedBenchmarks.path("cifar10_resnet/onnx/resnet_2b.onnx")),\(SharedBenchmarks.path("cifar10_resnet/vnnlib/prop_0_eps_0.008.vnnlib")),300
+            """)
+        let campaign = try Self.startCampaign(csv, out: folder.url.appendingPathComponent("r.csv").path, untilRows: 0)
+        defer { if campaign.isRunning { kill(campaign.processIdentifier, SIGKILL) } }
+        func children() -> [pid_t] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(pid_t.init)
+                .filter { Self.processStatus($0)?.parent == campaign.processIdentifier }
+        }
+        var run = children()
+        let started = Date().addingTimeInterval(30)
+        while run.isEmpty && Date() < started { usleep(50_000); run = children() }
+        let child = try #require(run.first, "the campaign started no run within 30 s")
+        usleep(500_000)  // the run is past its start-up checks
+        kill(campaign.processIdentifier, SIGKILL)
+        campaign.waitUntilExit()
+        // Gone, or a zombie its new parent has not reaped yet.
+        func running() -> Bool { (Self.processStatus(child)?.state).map { $0 != "Z" } ?? false }
+        let deadline = Date().addingTimeInterval(10)
+        while running() && Date() < deadline { usleep(50_000) }
+        let stillRunning = running()
+        if stillRunning { kill(child, SIGKILL) }
+        #expect(!stillRunning, "the run (pid \(child)) was still computing 10 s after its campaign was killed")
+    }
+
     @Test("SIGTERM stops the campaign with status 130; the same command resumes")
     func terminateAndResume() throws {
         let folder = try TemporaryFolder()
