@@ -115,9 +115,18 @@ func suiteSummary(_ label: String, _ result: SuiteResult?) -> String {
 }
 
 /// CROWN and IBP on resnet_2b's 16 instances and CROWN on oval21's 10, against auto_LiRPA.
+/// Says where the reference times come from: the ratios below compare this machine with the
+/// one that measured them, which may be faster or slower.
+func printReferenceHost() {
+    print("reference times: auto_LiRPA as stored in reference/lirpa_bounds.csv, measured once on another machine of this "
+          + "kind; this machine's one-thread dgemm peak is \(String(format: "%.1f", dgemmPeak())) GFLOP/s, so a ratio "
+          + "below mixes the two machines' speeds (run auto_LiRPA here for a same-machine ratio)")
+}
+
 func benchmarkCrown(_ settings: BenchmarkSettings) {
     section("crown: CROWN / IBP margins vs auto_LiRPA (reference/lirpa_bounds.csv)")
     guard sharedRoot(for: "crown") != nil else { return }
+    printReferenceHost()
     let crown = BoundOptions(method: .crown)
     let resnet = runSuite(title: "CROWN, cifar10_resnet (resnet_2b)", folder: "cifar10_resnet", options: crown,
                           referenceMethod: "CROWN", runs: settings.runs(default: 3))
@@ -141,6 +150,7 @@ func benchmarkCrown(_ settings: BenchmarkSettings) {
 func benchmarkAlphaCrown(_ settings: BenchmarkSettings) {
     section("alpha: alpha-CROWN (20 iterations, default step sizes) vs auto_LiRPA")
     guard sharedRoot(for: "alpha") != nil else { return }
+    printReferenceHost()
     let options = BoundOptions(method: .alphaCrown, iterations: 20)
     let resnet = runSuite(title: "alpha-CROWN, cifar10_resnet (resnet_2b)", folder: "cifar10_resnet",
                           options: options, referenceMethod: "alpha-CROWN", runs: settings.runs(default: 1))

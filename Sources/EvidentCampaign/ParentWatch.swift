@@ -20,17 +20,18 @@ public enum ParentWatch {
     /// thread of its own; does nothing otherwise.
     public static func start() {
         guard let value = ProcessInfo.processInfo.environment[variable], let campaign = pid_t(value) else { return }
-        func exitIfOrphaned() {
-            guard getppid() != campaign else { return }
-            FileHandle.standardError.write(Data("error: the campaign that started this run (process \(campaign)) has ended; stopping\n".utf8))
-            _exit(143)
-        }
-        exitIfOrphaned()
+        exitIfOrphaned(campaign)
         Thread.detachNewThread {
             while true {
                 usleep(interval)
-                exitIfOrphaned()
+                exitIfOrphaned(campaign)
             }
         }
+    }
+
+    private static func exitIfOrphaned(_ campaign: pid_t) {
+        guard getppid() != campaign else { return }
+        FileHandle.standardError.write(Data("error: the campaign that started this run (process \(campaign)) has ended; stopping\n".utf8))
+        _exit(143)
     }
 }
