@@ -120,6 +120,10 @@ public enum InputFile {
 
     private static func readRaw(path: String, limit: Int) throws -> Data {
         let url = URL(fileURLWithPath: path)
+        if let kind = specialFileKind(path) {
+            throw InputFileError.unreadable(path: path, reason: "it is \(kind), not a regular file: an input is read more than "
+                                            + "once (to parse it and to hash it for certificates), so save it to a file first")
+        }
         if let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber,
            size.int64Value > Int64(limit), !isGzipFile(url) {
             throw InputFileError.tooLarge(path: path, limit: limit)
@@ -132,6 +136,19 @@ public enum InputFile {
         }
         if data.count > limit && !isGzip(data) { throw InputFileError.tooLarge(path: path, limit: limit) }
         return data
+    }
+
+    /// What `path` is when it exists but is neither a regular file nor a directory (after
+    /// following symbolic links): a pipe (as `<(command)` gives), a device or a socket.
+    private static func specialFileKind(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        switch info.st_mode & S_IFMT {
+        case S_IFIFO: return "a pipe (FIFO)"
+        case S_IFCHR, S_IFBLK: return "a device"
+        case S_IFSOCK: return "a socket"
+        default: return nil
+        }
     }
 
     /// Whether the file starts with the gzip magic (reads two bytes; false when unreadable).

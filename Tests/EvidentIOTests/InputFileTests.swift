@@ -191,6 +191,19 @@ func inputFileError(_ body: () throws -> Void, sourceLocation: SourceLocation = 
         #expect(throws: InputFileError.self) { _ = try InputFile.read(path: folder.url.path) }  // a directory
     }
 
+    @Test("a pipe or a device is refused at once, saying what it is (reading it would block or be lost)")
+    func specialFilesAreRefused() throws {
+        let folder = try TemporaryFolder()
+        let fifo = folder.path("property.vnnlib")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        for (path, kind) in [(fifo, "a pipe (FIFO)"), ("/dev/null", "a device")] {
+            let error = inputFileError { _ = try InputFile.read(path: path) }
+            guard case let .unreadable(errorPath, reason)? = error else { Issue.record("\(path): got \(String(describing: error))"); continue }
+            #expect(errorPath == path)
+            #expect(reason.hasPrefix("it is \(kind), not a regular file"), "\(reason)")
+        }
+    }
+
     /// FIPS 180-2 test vectors.
     @Test func sha256KnownVectors() {
         #expect(hex(InputFile.sha256([UInt8]())) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
