@@ -441,8 +441,10 @@ struct AlphaCrownOptimiser {
         let allRows = rowCount(target, sweep.targets)
         let slopes = alpha[target] ?? [:]
         let n = propagator.inputSize
+        // Per chunk, kept in chunk order: the α gradients, and the upper-line gradients, summed in
+        // that order afterwards so that a run's result does not depend on which thread finished first.
         let lock = NSLock()
-        var upperLines = [[ValueID: (s: [Double], t: [Double])]?](repeating: nil, count: chunks)
+        var results = [(alpha: TargetGradient.Chunk, upperLine: [ValueID: (s: [Double], t: [Double])])?](repeating: nil, count: chunks)
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
             let range = (c * chunk)..<min(rows.count, (c + 1) * chunk)
             let chunkRows = Array(rows[range]), chunkBoxes = Array(rowBox[range])
@@ -504,13 +506,12 @@ struct AlphaCrownOptimiser {
                                        rowBox: chunkBoxes, weights: Array(weights[range]), slopes: slopes, slopeStride: allRows,
                                        slopeColumns: chunkRows, relaxations: sweep.relaxations)
             lock.lock()
-            alphaGradients.chunks.append(.init(range: range, values: local.alpha))
-            upperLines[c] = local.upperLine
+            results[c] = (.init(range: range, values: local.alpha), local.upperLine)
             lock.unlock()
         }
-        // Summed in chunk order, so that a run's result does not depend on which thread finished first.
-        for lines in upperLines {
-            for (u, g) in lines ?? [:] {
+        for (alpha, lines) in results.map({ $0! }) {
+            alphaGradients.chunks.append(alpha)
+            for (u, g) in lines {
                 var total = upperLineGradient[u] ?? ([Double](repeating: 0, count: g.s.count), [Double](repeating: 0, count: g.t.count))
                 for i in 0..<g.s.count {
                     total.s[i] += g.s[i]
@@ -519,7 +520,6 @@ struct AlphaCrownOptimiser {
                 upperLineGradient[u] = total
             }
         }
-        alphaGradients.chunks.sort { $0.range.lowerBound < $1.range.lowerBound }
         return alphaGradients
     }
 

@@ -45,6 +45,9 @@ public struct Heatmap: Sendable {
         return (mix(stops[i].0, stops[i + 1].0), mix(stops[i].1, stops[i + 1].1), mix(stops[i].2, stops[i + 1].2))
     }
 
+    /// Lower-case hexadecimal digits, as SVG colours are written.
+    static let hexDigits = Array("0123456789abcdef".utf8)
+
     /// The colour scale's stops, evenly spaced from 0 to 1.
     static let stops: [(Double, Double, Double)] = [(0, 0, 4), (40, 11, 84), (101, 21, 110), (159, 42, 99), (212, 72, 66),
                                                     (245, 125, 21), (250, 193, 39), (252, 255, 164)]
@@ -200,7 +203,7 @@ public struct Heatmap: Sendable {
 
         """
         func hex(_ c: (UInt8, UInt8, UInt8)) -> String {
-            let digits = Array("0123456789abcdef".utf8)
+            let digits = Self.hexDigits
             let bytes = [UInt8(ascii: "#")] + [c.0, c.1, c.2].flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }
             return String(decoding: bytes, as: UTF8.self)
         }
